@@ -70,14 +70,18 @@ class VectorizeRequest(_message.Message):
     def __init__(self, texts: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ...) -> None: ...
 
 class PropertySchema(_message.Message):
-    __slots__ = ("name", "skip", "vectorize_property_name")
+    __slots__ = ("name", "skip", "vectorize_property_name", "data_type", "indexed")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SKIP_FIELD_NUMBER: _ClassVar[int]
     VECTORIZE_PROPERTY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_FIELD_NUMBER: _ClassVar[int]
     name: str
     skip: bool
     vectorize_property_name: bool
-    def __init__(self, name: _Optional[str] = ..., skip: _Optional[bool] = ..., vectorize_property_name: _Optional[bool] = ...) -> None: ...
+    data_type: str
+    indexed: bool
+    def __init__(self, name: _Optional[str] = ..., skip: _Optional[bool] = ..., vectorize_property_name: _Optional[bool] = ..., data_type: _Optional[str] = ..., indexed: _Optional[bool] = ...) -> None: ...
 
 class VectorizeObject(_message.Message):
     __slots__ = ("id", "properties")

@@ -1,0 +1,125 @@
+"""Every Prometheus metric the sidecar exports, defined once.
+
+Names follow the Prometheus conventions: `vectorizer_` prefix, `_total`
+counters, `_seconds` histograms. Label values are bounded: models and
+endpoints come from configuration, never from request text, and anything
+unknown collapses into `other` through `bounded()`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from vectorizer import __version__
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# 1 ms .. 30 s, roughly x2.5 per step.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 96, 128, 256, 512, 1024)
+
+BUILD_INFO = Info("vectorizer_build", "Build information.", registry=REGISTRY)
+BUILD_INFO.info({"version": __version__})
+
+GRPC_REQUESTS = Counter(
+    "vectorizer_grpc_requests_total",
+    "gRPC requests by method and status code.",
+    ["method", "code"],
+    registry=REGISTRY,
+)
+GRPC_LATENCY = Histogram(
+    "vectorizer_grpc_request_duration_seconds",
+    "gRPC request latency by method.",
+    ["method"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(
+    "vectorizer_in_flight_requests",
+    "Requests (gRPC and HTTP compat) being served now.",
+    registry=REGISTRY,
+)
+ITEMS = Counter(
+    "vectorizer_items_total",
+    "Items embedded, by service, model, purpose and outcome (vector or error code).",
+    ["service", "model", "purpose", "outcome"],
+    registry=REGISTRY,
+)
+UPSTREAM_CALLS = Counter(
+    "vectorizer_upstream_calls_total",
+    "Calls to AWS by service, model, region and outcome (ok or error kind).",
+    ["service", "model", "region", "outcome"],
+    registry=REGISTRY,
+)
+UPSTREAM_LATENCY = Histogram(
+    "vectorizer_upstream_call_duration_seconds",
+    "Latency of calls to AWS.",
+    ["service", "model", "region"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+UPSTREAM_IN_FLIGHT = Gauge(
+    "vectorizer_upstream_in_flight_calls",
+    "Calls to AWS in flight, per target model or endpoint.",
+    ["service", "model"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "vectorizer_retries_total",
+    "Upstream retries by reason (throttled, 5xx, timeout, model_not_ready, reset, ...).",
+    ["service", "model", "reason"],
+    registry=REGISTRY,
+)
+THROTTLES = Counter(
+    "vectorizer_throttles_total",
+    "Throttling answers received from AWS.",
+    ["service", "model"],
+    registry=REGISTRY,
+)
+INPUT_TOKENS = Counter(
+    "vectorizer_input_tokens_total",
+    "Input tokens reported by the upstream model.",
+    ["service", "model"],
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "vectorizer_upstream_batch_size",
+    "Texts per upstream call.",
+    ["service", "model"],
+    buckets=BATCH_BUCKETS,
+    registry=REGISTRY,
+)
+RATE_LIMIT = Gauge(
+    "vectorizer_rate_limit_per_second",
+    "Current adaptive rate limit per target (calls per second).",
+    ["service", "model"],
+    registry=REGISTRY,
+)
+CACHE_REQUESTS = Counter(
+    "vectorizer_cache_requests_total",
+    "Cache lookups by tier (memory, redis) and result (hit, miss).",
+    ["tier", "result"],
+    registry=REGISTRY,
+)
+CACHE_EVICTIONS = Counter(
+    "vectorizer_cache_evictions_total",
+    "Entries evicted from the in-memory cache to stay within its byte bound.",
+    registry=REGISTRY,
+)
+CACHE_BYTES = Gauge(
+    "vectorizer_cache_bytes",
+    "Bytes held by the in-memory cache.",
+    registry=REGISTRY,
+)
+CACHE_ENTRIES = Gauge(
+    "vectorizer_cache_entries",
+    "Entries held by the in-memory cache.",
+    registry=REGISTRY,
+)
+
+OTHER = "other"
+
+
+def bounded(value: str, allowed: set[str] | frozenset[str]) -> str:
+    """`value` when it is one of the configured values, else `other`."""
+    return value if value in allowed else OTHER
