@@ -167,3 +167,9 @@ def transport_error(reason: str, detail: str, *, target: str = "") -> UpstreamEr
         status=0,
         retry_reason=reason,
     )
+
+
+def error_text(exc: BaseException, limit: int = 300) -> str:
+    """A short, single-line description of a parse failure for messages."""
+    text = " ".join(str(exc).split())
+    return text[:limit] + ("..." if len(text) > limit else "")

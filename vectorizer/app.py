@@ -1,0 +1,102 @@
+"""The application object: everything a request needs, built once.
+
+`build_app(settings)` wires settings -> transport -> backends -> engine, loads
+the collections file and holds the readiness flag that health checks and
+draining share.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vectorizer.backends.bedrock import BedrockBackend
+from vectorizer.backends.base import Backend
+from vectorizer.backends.families import known_model_ids
+from vectorizer.backends.sagemaker import SageMakerBackend
+from vectorizer.cache import VectorCache
+from vectorizer.config import load_collections, resolve
+from vectorizer.engine import Engine
+from vectorizer.ratelimit import LimiterRegistry, LimiterSettings
+from vectorizer.retry import RetryPolicy
+from vectorizer.settings import Settings
+from vectorizer.transport import AwsTransport, CredentialSource
+from vectorizer.v1 import vectorizer_pb2 as pb
+
+
+@dataclass
+class App:
+    settings: Settings
+    collections: dict[str, pb.CollectionConfig]
+    engine: Engine
+    credentials: CredentialSource
+    transport: AwsTransport
+    cache: VectorCache | None
+    ready: bool = False
+    draining: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.transport.close()
+        if self.cache is not None:
+            await self.cache.close()
+
+
+def build_transport(settings: Settings, env: Mapping[str, str]) -> AwsTransport:
+    """One pooled transport for every backend (no connection opened yet)."""
+    return AwsTransport(
+        trusted_hosts=settings.endpoint_allowlist,
+        timeout=settings.upstream_timeout,
+        pool_size=max(64, settings.max_concurrency * 4),
+        env=env,
+    )
+
+
+def build_backends(
+    settings: Settings, transport: AwsTransport, env: Mapping[str, str]
+) -> dict[str, Backend]:
+    return {
+        "bedrock": BedrockBackend(transport, env),
+        "sagemaker": SageMakerBackend(transport, settings.endpoint_allowlist, env),
+    }
+
+
+def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
+    env = os.environ if env is None else env
+    collections = load_collections(settings.collections) if settings.collections else {}
+    transport = build_transport(settings, env)
+    backends = build_backends(settings, transport, env)
+    # Metric labels: models and endpoints the operator configured, plus every
+    # known base model id; anything else is counted as "other".
+    labels = set(known_model_ids())
+    for msg in collections.values():
+        labels.add(resolve(msg).target_name)
+    cache = (
+        VectorCache(settings.cache_max_bytes, redis_url=settings.redis_url or None,
+                    ttl_seconds=settings.cache_ttl)
+        if settings.cache_max_bytes > 0 or settings.redis_url
+        else None
+    )
+    limiters = LimiterRegistry(
+        LimiterSettings(
+            max_concurrency=settings.max_concurrency,
+            initial_rate=settings.initial_rate,
+            max_rate=settings.max_rate,
+        )
+    )
+    engine = Engine(
+        backends,
+        limiters=limiters,
+        cache=cache,
+        retry=RetryPolicy(),
+        label_values=frozenset(labels),
+    )
+    return App(
+        settings=settings,
+        collections=collections,
+        engine=engine,
+        credentials=CredentialSource(env),
+        transport=transport,
+        cache=cache,
+    )

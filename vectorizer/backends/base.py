@@ -1,0 +1,57 @@
+"""The Backend protocol: what the engine needs from bedrock and sagemaker.
+
+- `Prepared`: a config resolved against a backend once per request: the
+  upstream target's identity, batch size, output dimension and the
+  backend's own data (codec, dialect, URL).
+- `Backend`: `prepare` (validate, may raise ConfigError), `fit_text`
+  (length policy per item) and `embed` (one upstream call for one batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from vectorizer.config import ResolvedConfig
+from vectorizer.transport import AwsCredentials
+from vectorizer.types import BatchResult, ItemError, Purpose
+
+
+@dataclass(frozen=True)
+class Prepared:
+    config: ResolvedConfig
+    service: str
+    region: str
+    target: str  # model id or endpoint name, as configured (metric label)
+    max_batch_size: int
+    dimensions: int | None  # expected vector length, None when unknown up front
+    client_normalize: bool  # the sidecar L2-normalises (model cannot)
+    data: Any = None  # backend-specific (codec, dialect, URL...)
+
+
+class Backend(Protocol):
+    service: str
+
+    def prepare(self, config: ResolvedConfig) -> Prepared:
+        """Validate `config` for this backend; raises ConfigError."""
+        ...
+
+    def fit_text(self, prepared: Prepared, text: str) -> tuple[str, ItemError | None]:
+        """Apply the length policy to one text."""
+        ...
+
+    async def embed(
+        self,
+        prepared: Prepared,
+        texts: Sequence[str],
+        purpose: Purpose,
+        credentials: AwsCredentials,
+        timeout: float,
+    ) -> BatchResult:
+        """One upstream call for `texts` (len <= max_batch_size).
+
+        Raises UpstreamError (classified) on failure; never returns a
+        result whose vector count differs from len(texts).
+        """
+        ...

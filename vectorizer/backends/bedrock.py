@@ -1,0 +1,82 @@
+"""Bedrock Runtime InvokeModel backend: one family codec per model.
+
+`BedrockBackend.prepare` picks the codec for the configured model (or the
+explicit `family`) and validates the options against it; `embed` builds the
+family's body, signs and sends it, and parses the family's answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote
+
+from vectorizer.backends.base import Prepared
+from vectorizer.backends.families import FamilyCodec, needs_client_normalize, resolve_family
+from vectorizer.backends.families.limits import fit_text
+from vectorizer.config import ResolvedConfig
+from vectorizer.errors import ConfigError, error_text, transport_error
+from vectorizer.transport import AwsCredentials, AwsTransport, endpoint_base, error_from_answer
+from vectorizer.types import BatchResult, ItemError, Purpose
+
+
+class BedrockBackend:
+    service = "bedrock"
+
+    def __init__(self, transport: AwsTransport, env: Mapping[str, str] | None = None):
+        self._transport = transport
+        self._env = env
+
+    def prepare(self, config: ResolvedConfig) -> Prepared:
+        codec: FamilyCodec = resolve_family(config.model, config.family)
+        problems = codec.validate(config.options)
+        if problems:
+            raise ConfigError(problems)
+        base, _ = endpoint_base("bedrock", config.region, self._env)
+        # botocore percent-encodes the model id in the path (':' and '/' too).
+        url = f"{base}/model/{quote(config.model, safe='-._~')}/invoke"
+        return Prepared(
+            config=config,
+            service=self.service,
+            region=config.region,
+            target=config.model,
+            max_batch_size=codec.spec.max_batch_size,
+            dimensions=codec.dimensions_for(config.options),
+            client_normalize=needs_client_normalize(codec.spec, config.options),
+            data=(codec, url),
+        )
+
+    def fit_text(self, prepared: Prepared, text: str) -> tuple[str, ItemError | None]:
+        codec, _ = prepared.data
+        return fit_text(text, codec.spec, prepared.config.options.truncate)
+
+    async def embed(
+        self,
+        prepared: Prepared,
+        texts: Sequence[str],
+        purpose: Purpose,
+        credentials: AwsCredentials,
+        timeout: float,
+    ) -> BatchResult:
+        codec, url = prepared.data
+        body = json.dumps(codec.build_request(texts, purpose, prepared.config.options)).encode()
+        answer = await self._transport.post(
+            service="bedrock",
+            region=prepared.region,
+            url=url,
+            body=body,
+            credentials=credentials,
+            timeout=timeout,
+            target=prepared.target,
+        )
+        if answer.status != 200:
+            raise error_from_answer(answer, prepared.target)
+        try:
+            parsed = codec.parse_response(json.loads(answer.body), len(texts))
+        except ValueError as exc:  # includes JSONDecodeError
+            raise transport_error("bad_response", error_text(exc), target=prepared.target) from None
+        tokens = parsed.input_tokens
+        if tokens is None:
+            header = answer.headers.get("X-Amzn-Bedrock-Input-Token-Count", "")
+            tokens = int(header) if header.isdigit() else None
+        return BatchResult(vectors=parsed.vectors, input_tokens=tokens)

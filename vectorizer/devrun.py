@@ -1,0 +1,73 @@
+"""`make run`: the service on its embedded default, the local AWS emulator.
+
+Starts `python -m vectorizer.emulator` on loopback, then `vectorizer-server`
+wired to it exactly as to a real AWS-compatible endpoint: through the SDK
+endpoint-override variables, with throwaway credentials, and the emulator's
+address allowlisted for SageMaker. Ctrl-C (or SIGTERM) drains the server and
+stops the emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+EMULATOR_PORT = int(os.environ.get("VECTORIZER_EMULATOR_PORT", "4566"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "vectorizer.emulator", "--host", "127.0.0.1",
+         "--port", str(EMULATOR_PORT)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert emulator.stdout is not None
+    line = emulator.stdout.readline().strip()
+    if "listening on" not in line:
+        print(f"emulator failed to start: {line!r}", file=sys.stderr)
+        emulator.kill()
+        return 1
+    url = line.rsplit(" ", 1)[-1]
+    host_port = url.split("://", 1)[1]
+    env = dict(os.environ)
+    env.update({
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
+        # Throwaway keys: the emulator checks the signature's form, not its HMAC.
+        "AWS_ACCESS_KEY_ID": "AKIDEMULATOR0000",
+        "AWS_SECRET_ACCESS_KEY": "emulator-secret-not-real",
+        "AWS_REGION": "us-east-1",
+        "VECTORIZER_ENDPOINT_ALLOWLIST": host_port,
+    })
+    env.setdefault("VECTORIZER_COLLECTIONS", str(ROOT / "examples" / "collections.json"))
+    grpc_address = env.get("VECTORIZER_GRPC_ADDRESS", "0.0.0.0:50051")
+    http_address = env.get("VECTORIZER_HTTP_ADDRESS", "0.0.0.0:8080")
+    print(f"emulator (local stand-in for AWS) on {url}", flush=True)
+    server = subprocess.Popen([sys.executable, "-m", "vectorizer.server"], env=env)
+    port = grpc_address.rsplit(":", 1)[1]
+    print(
+        f"vectorizer: gRPC on {grpc_address}, HTTP (health, metrics) on {http_address}\n"
+        "try, in another terminal:\n"
+        f"  .venv/bin/vectorizer embed --address localhost:{port} --region us-east-1 "
+        "--model amazon.titan-embed-text-v2:0 \"some text\"\n"
+        f"  curl -s localhost:{http_address.rsplit(':', 1)[1]}/metrics | grep vectorizer_items\n",
+        flush=True,
+    )
+
+    def forward(signum: int, _frame: object) -> None:
+        server.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    code = server.wait()
+    emulator.terminate()
+    emulator.wait(timeout=10)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The engine: texts in, one result per text out, in input order.
+
+For one request it
+1. checks each text (blank, length policy) -> item errors where needed,
+2. embeds identical texts once (dedupe),
+3. serves what the cache holds,
+4. splits the rest into upstream batches of the target's size,
+5. runs them under the target's limiter (concurrency + adaptive rate,
+   queries first), retrying classified errors with backoff within the
+   deadline, isolating a bad item of a failed batch by halving it,
+6. checks every answer (count, dimension, finite), normalises where the
+   model cannot, fills the cache and reassembles results in input order.
+
+Nothing is dropped: every text ends as a vector or an item error that says
+why and whether a retry can help. Failures that would be identical for
+every item (bad model, no access) are raised as request errors instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from vectorizer import metrics
+from vectorizer.backends.base import Backend, Prepared
+from vectorizer.backends.families import l2_normalize
+from vectorizer.cache import VectorCache, cache_key
+from vectorizer.config import ResolvedConfig
+from vectorizer.errors import Kind, UpstreamError, VectorizerError, transport_error
+from vectorizer.ratelimit import LimiterRegistry
+from vectorizer.retry import RetryPolicy, backoff_delay
+from vectorizer.transport import AwsCredentials
+from vectorizer.types import ItemError, ItemResult, Purpose
+
+log = logging.getLogger(__name__)
+
+# Time kept back from the caller's deadline to build and send the answer.
+DEADLINE_MARGIN = 0.05
+# Kinds that would fail every item the same way: raised, not itemised.
+FATAL_KINDS = frozenset({Kind.NOT_FOUND, Kind.PERMISSION_DENIED, Kind.UNAUTHENTICATED})
+# Kinds that a single bad text can cause inside a batch: bisect to find it.
+ISOLATE_KINDS = frozenset({Kind.INVALID_ARGUMENT, Kind.MODEL_ERROR})
+# A request whose every item failed with one of these answers with its status.
+UNIFORM_STATUS = {
+    "THROTTLED": Kind.THROTTLED,
+    "UPSTREAM_UNAVAILABLE": Kind.UNAVAILABLE,
+    "DEADLINE_EXCEEDED": Kind.DEADLINE_EXCEEDED,
+}
+
+BLANK = ItemError("BLANK_TEXT", "text is empty or only whitespace: nothing to embed", False)
+
+
+@dataclass
+class EmbedOutcome:
+    results: list[ItemResult]
+    model: str
+    dimensions: int
+    input_tokens: int
+
+
+class Engine:
+    def __init__(
+        self,
+        backends: Mapping[str, Backend],
+        *,
+        limiters: LimiterRegistry,
+        cache: VectorCache | None,
+        retry: RetryPolicy,
+        label_values: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._backends = backends
+        self._limiters = limiters
+        self._cache = cache
+        self._retry = retry
+        self._labels = label_values
+        self._clock = clock
+
+    def prepare(self, config: ResolvedConfig) -> Prepared:
+        """Validate `config` against its backend (raises ConfigError)."""
+        return self._backends[config.service].prepare(config)
+
+    def label(self, prepared: Prepared) -> str:
+        """Bounded metric label: configured or known targets, else 'other'."""
+        return metrics.bounded(prepared.target, self._labels)
+
+    async def embed(
+        self,
+        prepared: Prepared,
+        texts: Sequence[str],
+        purpose: Purpose,
+        credentials: AwsCredentials,
+        deadline: float,
+    ) -> EmbedOutcome:
+        backend = self._backends[prepared.service]
+        label = self.label(prepared)
+        results: list[ItemResult | None] = [None] * len(texts)
+        positions: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            if not text.strip():
+                results[i] = ItemResult.fail(BLANK)
+                continue
+            fitted, error = backend.fit_text(prepared, text)
+            if error is not None:
+                results[i] = ItemResult.fail(error)
+                continue
+            positions.setdefault(fitted, []).append(i)
+
+        keys = {
+            text: cache_key(
+                credentials.identity, prepared.service, prepared.region, prepared.target,
+                prepared.config.options, purpose, text,
+            )
+            for text in positions
+        }
+        cached = await self._cache.get_many(list(keys.values())) if self._cache else {}
+        found: dict[str, ItemResult] = {t: ItemResult.ok(cached[k]) for t, k in keys.items() if k in cached}
+        pending = [t for t in positions if t not in found]
+
+        size = max(1, prepared.max_batch_size)
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+        run = _Run(self, backend, prepared, purpose, credentials, deadline, label)
+        batch_results = await _gather_or_raise([run.batch(b) for b in batches])
+
+        fresh: dict[str, list[float]] = {}
+        for batch, outcome in zip(batches, batch_results):
+            for text, result in zip(batch, outcome):
+                found[text] = result
+                if result.vector is not None:
+                    fresh[keys[text]] = result.vector
+        if fresh and self._cache:
+            await self._cache.put_many(fresh)
+
+        for text, idxs in positions.items():
+            for i in idxs:
+                results[i] = found[text]
+        final = [r if r is not None else _lost() for r in results]
+        _raise_if_uniform(final)
+        _count_items(final, prepared.service, label, purpose)
+        dims = next((len(r.vector) for r in final if r.vector is not None), prepared.dimensions or 0)
+        return EmbedOutcome(final, prepared.target, dims, run.input_tokens)
+
+
+class _Run:
+    """One request's upstream work: batches, retries, limiter, metrics."""
+
+    def __init__(self, engine: Engine, backend: Backend, prepared: Prepared, purpose: Purpose,
+                 credentials: AwsCredentials, deadline: float, label: str):
+        self.e = engine
+        self.backend = backend
+        self.prepared = prepared
+        self.purpose = purpose
+        self.credentials = credentials
+        self.deadline = deadline
+        self.label = label
+        self.input_tokens = 0
+        self.priority = 0 if purpose is Purpose.QUERY else 1
+        self.limiter = engine._limiters.get(
+            (prepared.service, prepared.region, prepared.target, credentials.identity)
+        )
+
+    def time_left(self) -> float:
+        return self.deadline - self.e._clock() - DEADLINE_MARGIN
+
+    async def batch(self, texts: list[str]) -> list[ItemResult]:
+        attempt = 0
+        service, label = self.prepared.service, self.label
+        while True:
+            try:
+                vectors = await self._call(texts)
+                return [ItemResult.ok(v) for v in vectors]
+            except UpstreamError as exc:
+                if exc.kind in FATAL_KINDS:
+                    raise
+                if not exc.retryable:
+                    if exc.kind in ISOLATE_KINDS and len(texts) > 1:
+                        half = len(texts) // 2
+                        left, right = await asyncio.gather(
+                            self.batch(texts[:half]), self.batch(texts[half:])
+                        )
+                        return left + right
+                    return [ItemResult.fail(exc.item_error())] * len(texts)
+                delay = backoff_delay(attempt, self.e._retry)
+                attempt += 1
+                if attempt >= self.e._retry.max_attempts or delay >= self.time_left():
+                    return [ItemResult.fail(_gave_up(exc, attempt))] * len(texts)
+                metrics.RETRIES.labels(service, label, exc.retry_reason or "other").inc()
+                await asyncio.sleep(delay)
+            except _NoTime as exc:
+                return [ItemResult.fail(exc.error)] * len(texts)
+
+    async def _call(self, texts: list[str]) -> list[list[float]]:
+        service, label, region = self.prepared.service, self.label, self.prepared.region
+        left = self.time_left()
+        if left <= 0:
+            raise _NoTime(_deadline_error("before the call could start"))
+        try:
+            await asyncio.wait_for(self.limiter.acquire(self.priority), timeout=left)
+        except asyncio.TimeoutError:
+            raise _NoTime(_deadline_error("waiting for the target's rate limit")) from None
+        in_flight = metrics.UPSTREAM_IN_FLIGHT.labels(service, label)
+        in_flight.inc()
+        started = self.e._clock()
+        outcome = "error"
+        try:
+            result = await self.backend.embed(
+                self.prepared, texts, self.purpose, self.credentials, max(0.001, self.time_left())
+            )
+            vectors = _checked(result.vectors, len(texts), self.prepared)
+            outcome = "ok"
+            if result.input_tokens:
+                self.input_tokens += result.input_tokens
+                metrics.INPUT_TOKENS.labels(service, label).inc(result.input_tokens)
+            return vectors
+        except UpstreamError as exc:
+            outcome = "throttled" if exc.kind is Kind.THROTTLED else exc.kind.value.lower()
+            if exc.kind is Kind.THROTTLED:
+                metrics.THROTTLES.labels(service, label).inc()
+            raise
+        finally:
+            self.limiter.release(outcome if outcome in ("ok", "throttled") else "error")
+            in_flight.dec()
+            metrics.UPSTREAM_CALLS.labels(service, label, region, outcome).inc()
+            metrics.UPSTREAM_LATENCY.labels(service, label, region).observe(self.e._clock() - started)
+            metrics.BATCH_SIZE.labels(service, label).observe(len(texts))
+            metrics.RATE_LIMIT.labels(service, label).set(self.limiter.rate)
+
+
+class _NoTime(Exception):
+    def __init__(self, error: ItemError):
+        self.error = error
+
+
+def _checked(vectors: list[list[float]], count: int, prepared: Prepared) -> list[list[float]]:
+    """Refuse a wrong answer rather than store a wrong vector."""
+    if len(vectors) != count:
+        raise transport_error(
+            "bad_response", f"expected {count} vectors, got {len(vectors)}", target=prepared.target
+        )
+    expected = prepared.dimensions or len(vectors[0])
+    for v in vectors:
+        if len(v) != expected:
+            raise transport_error(
+                "bad_response", f"expected dimension {expected}, got {len(v)}",
+                target=prepared.target,
+            )
+        if not all(math.isfinite(x) for x in v):
+            raise transport_error("bad_response", "vector has NaN or infinite values",
+                                  target=prepared.target)
+    if prepared.client_normalize:
+        return [l2_normalize(v) for v in vectors]
+    return vectors
+
+
+def _deadline_error(where: str) -> ItemError:
+    return ItemError(
+        "DEADLINE_EXCEEDED",
+        f"deadline reached {where}; send the item again (or with a longer deadline)",
+        True,
+    )
+
+
+def _gave_up(exc: UpstreamError, attempts: int) -> ItemError:
+    code = "THROTTLED" if exc.kind is Kind.THROTTLED else "UPSTREAM_UNAVAILABLE"
+    return ItemError(
+        code,
+        f"gave up after {attempts} attempt(s) within the deadline: {exc.message}; "
+        "retrying later can succeed",
+        True,
+    )
+
+
+def _lost() -> ItemResult:  # pragma: no cover - a bug guard, never expected
+    log.error("an item got no result; reporting it as an internal error")
+    return ItemResult.fail(ItemError("INTERNAL", "internal error: item got no result", True))
+
+
+def _raise_if_uniform(results: list[ItemResult]) -> None:
+    """All items failed with one retryable cause: answer with its status."""
+    if not results or any(r.error is None for r in results):
+        return
+    codes = {r.error.code for r in results if r.error is not None}
+    if len(codes) == 1:
+        code = codes.pop()
+        kind = UNIFORM_STATUS.get(code)
+        first = results[0].error
+        assert first is not None
+        if kind is not None:
+            raise VectorizerError(kind, first.message, retryable=True, code=code)
+        if code == Kind.INVALID_ARGUMENT.value and len(results) > 0:
+            raise VectorizerError(Kind.INVALID_ARGUMENT, first.message, code=code)
+
+
+def _count_items(results: list[ItemResult], service: str, label: str, purpose: Purpose) -> None:
+    ok = sum(1 for r in results if r.vector is not None)
+    if ok:
+        metrics.ITEMS.labels(service, label, purpose.value, "vector").inc(ok)
+    for r in results:
+        if r.error is not None:
+            metrics.ITEMS.labels(service, label, purpose.value, r.error.code.lower()).inc()
+
+
+async def _gather_or_raise(coros: list) -> list:
+    """Run all; on the first exception cancel the rest and raise it."""
+    if not coros:
+        return []
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+        return [t.result() for t in tasks]
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()

@@ -1,0 +1,45 @@
+"""The HTTP side port: /healthz, /readyz, /metrics, and the compat APIs.
+
+`make_http_app(app)` returns an aiohttp application; compat endpoints
+(OpenAI, Cohere, text2vec-transformers) register their routes from their own
+modules.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vectorizer import metrics
+from vectorizer.app import App
+
+APP_KEY: web.AppKey[App] = web.AppKey("vectorizer_app", App)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    if app.ready and not app.draining:
+        return web.json_response({"status": "ready"})
+    state = "draining" if app.draining else "starting"
+    return web.json_response({"status": state, "notes": app.notes}, status=503)
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    body = generate_latest(metrics.REGISTRY)
+    resp = web.Response(body=body)
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    resp.charset = "utf-8"
+    return resp
+
+
+def make_http_app(app: App) -> web.Application:
+    http = web.Application(client_max_size=app.settings.max_request_bytes + 1024 * 1024)
+    http[APP_KEY] = app
+    http.router.add_get("/healthz", healthz)
+    http.router.add_get("/readyz", readyz)
+    http.router.add_get("/metrics", metrics_endpoint)
+    return http

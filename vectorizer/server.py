@@ -1,0 +1,157 @@
+"""`vectorizer-server`: settings -> app -> serve gRPC + HTTP -> drain.
+
+The lifecycle in one sequence (`serve`):
+1. build the app (collections validated: a bad file stops start-up),
+2. start gRPC (Vectorizer, grpc.health.v1, reflection) and the HTTP port,
+3. mark ready (health SERVING, /readyz 200) and print where it listens,
+4. on SIGTERM or SIGINT: readiness off, stop taking calls, let in-flight
+   calls finish within --grace-period, close, exit 0; a second signal exits
+   at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from vectorizer import __version__
+from vectorizer.app import App, build_app
+from vectorizer.errors import ConfigError
+from vectorizer.http import make_http_app
+from vectorizer.logs import setup_logging
+from vectorizer.service import VectorizerService
+from vectorizer.settings import Settings, parse_settings
+from vectorizer.v1 import vectorizer_pb2 as pb
+from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
+
+log = logging.getLogger("vectorizer.server")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Vectorizer"].full_name
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def grpc_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.so_reuseport", 1),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+
+
+class Server:
+    """Owns the gRPC server, the HTTP runner and the drain sequence."""
+
+    def __init__(self, settings: Settings, app: App):
+        self.settings = settings
+        self.app = app
+        self.grpc = grpc.aio.server(options=grpc_options(settings))
+        self.health = health.aio.HealthServicer()
+        self.http_runner: web.AppRunner | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self._stop = asyncio.Event()
+        self._signals = 0
+
+    async def start(self) -> None:
+        pb_grpc.add_VectorizerServicer_to_server(VectorizerService(self.app), self.grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc
+        )
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.grpc_port = self.grpc.add_insecure_port(self.settings.grpc_address)
+        if not self.grpc_port:
+            raise OSError(f"cannot bind gRPC address {self.settings.grpc_address}")
+        await self.grpc.start()
+
+        self.http_runner = web.AppRunner(make_http_app(self.app), access_log=None)
+        await self.http_runner.setup()
+        host, port = _split_address(self.settings.http_address)
+        site = web.TCPSite(self.http_runner, host, port, reuse_port=True)
+        await site.start()
+        self.http_port = self.http_runner.addresses[0][1]
+
+        await self._become_ready()
+
+    async def _become_ready(self) -> None:
+        if self.settings.check_credentials:
+            try:
+                await self.app.credentials.resolve()
+            except Exception as exc:  # noqa: BLE001 - reported through /readyz
+                note = f"default AWS credentials unavailable: {type(exc).__name__}"
+                self.app.notes.append(note)
+                log.warning(note)
+                return
+        self.app.ready = True
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def request_stop(self) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second signal: exiting now without draining")
+            os._exit(1)
+        log.info("signal received: draining (grace period %.1fs)", self.settings.grace_period)
+        self._stop.set()
+
+    async def wait(self) -> None:
+        await self._stop.wait()
+
+    async def drain(self) -> None:
+        self.app.draining = True
+        await self.health.enter_graceful_shutdown()
+        # Stops accepting calls; in-flight calls get the grace period.
+        await self.grpc.stop(self.settings.grace_period)
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        await self.app.close()
+        log.info("drained; exiting")
+
+
+async def serve(settings: Settings) -> int:
+    try:
+        app = build_app(settings)
+    except ConfigError as exc:
+        log.error("invalid configuration: %s", "; ".join(exc.errors))
+        return 2
+    server = Server(settings, app)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_stop)
+    await server.start()
+    grpc_host, _ = _split_address(settings.grpc_address)
+    http_host, _ = _split_address(settings.http_address)
+    # One parseable line: scripts and tests read the bound ports from it.
+    print(
+        f"vectorizer {__version__} listening grpc={grpc_host}:{server.grpc_port} "
+        f"http={http_host}:{server.http_port}",
+        flush=True,
+    )
+    await server.wait()
+    await server.drain()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_settings(argv)
+    setup_logging(settings.log_level, settings.log_format)
+    sys.exit(asyncio.run(serve(settings)))
+
+
+if __name__ == "__main__":
+    main()

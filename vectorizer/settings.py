@@ -1,0 +1,173 @@
+"""Process settings: every flag with its VECTORIZER_* environment variable.
+
+`Settings` is resolved once at start-up (`parse_settings`); the rest of the
+code reads that object. Precedence: flag, then environment, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    grpc_address: str = field(
+        default="0.0.0.0:50051", metadata={"help": "gRPC listen address (host:port)."}
+    )
+    http_address: str = field(
+        default="0.0.0.0:8080",
+        metadata={"help": "HTTP side port: /healthz, /readyz, /metrics, compat endpoints."},
+    )
+    collections: str = field(
+        default="", metadata={"help": "Collections file (JSON or TOML): name -> moduleConfig."}
+    )
+    default_collection: str = field(
+        default="", metadata={"help": "Collection used by HTTP compat endpoints naming none."}
+    )
+    # 1,000 x 3,072 float32 = 12.3 MB of vectors, plus proto framing: 64 MiB
+    # leaves room for that batch and its texts.
+    max_message_bytes: int = field(
+        default=64 * MiB, metadata={"help": "Largest gRPC message received or sent, in bytes."}
+    )
+    max_items: int = field(default=2048, metadata={"help": "Most texts or objects per request."})
+    max_text_bytes: int = field(
+        default=256 * 1024, metadata={"help": "Largest single text, in UTF-8 bytes."}
+    )
+    max_request_bytes: int = field(
+        default=32 * MiB, metadata={"help": "Most UTF-8 bytes of text per request."}
+    )
+    grace_period: float = field(
+        default=30.0, metadata={"help": "Seconds in-flight calls get to finish on SIGTERM."}
+    )
+    default_deadline: float = field(
+        default=60.0, metadata={"help": "Deadline (s) for calls whose caller set none."}
+    )
+    upstream_timeout: float = field(
+        default=30.0, metadata={"help": "Timeout (s) of one call to AWS."}
+    )
+    endpoint_allowlist: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "Comma-separated hosts (host or host:port) besides AWS that may receive "
+            "signed SageMaker requests, e.g. a private endpoint."
+        },
+    )
+    max_concurrency: int = field(
+        default=64, metadata={"help": "Most upstream calls in flight per target."}
+    )
+    initial_rate: float = field(
+        default=50.0, metadata={"help": "Starting upstream calls/s per target (adapts)."}
+    )
+    max_rate: float = field(
+        default=10_000.0, metadata={"help": "Ceiling of the adaptive rate, calls/s per target."}
+    )
+    cache_max_bytes: int = field(
+        default=64 * MiB, metadata={"help": "In-memory vector cache bound in bytes (0: off)."}
+    )
+    redis_url: str = field(
+        default="", metadata={"help": "Redis URL of a shared cache tier, e.g. redis://host:6379/0."}
+    )
+    cache_ttl: int = field(default=86_400, metadata={"help": "Redis cache entry TTL, seconds."})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning or error."})
+    log_format: str = field(default="text", metadata={"help": "text or json."})
+    log_inputs: bool = field(
+        default=False, metadata={"help": "Log input texts (off: texts never reach logs)."}
+    )
+    check_credentials: bool = field(
+        default=False,
+        metadata={"help": "Ready only once the default AWS credential chain resolves."},
+    )
+    tls_cert: str = field(default="", metadata={"help": "PEM certificate for gRPC and HTTP TLS."})
+    tls_key: str = field(default="", metadata={"help": "PEM private key for --tls-cert."})
+    tls_client_ca: str = field(
+        default="", metadata={"help": "PEM CA bundle: require client certificates (mutual TLS)."}
+    )
+    auth_token_file: str = field(
+        default="", metadata={"help": "File holding a bearer token required on every call."}
+    )
+
+
+def _env_name(name: str) -> str:
+    return "VECTORIZER_" + name.upper()
+
+
+def _convert(kind: type, raw: str) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return kind(raw)
+
+
+def _kind(default: Any) -> type:
+    return type(default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vectorizer-server",
+        description="gRPC sidecar that embeds text with Amazon Bedrock and SageMaker. "
+        "Every flag can also be set with the environment variable shown.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        kind = _kind(f.default)
+        help_text = f"{f.metadata['help']} [env {_env_name(f.name)}]"
+        if kind is bool:
+            parser.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(),
+                                help=help_text + f" (default: {f.default!r})")
+    return parser
+
+
+def parse_settings(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Flags over environment over defaults. Raises SystemExit on bad values."""
+    env = dict(os.environ) if env is None else env
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        kind = _kind(f.default)
+        raw = getattr(args, f.name)
+        try:
+            if raw is not None:
+                values[f.name] = raw if kind is bool else _convert(kind, raw)
+            elif _env_name(f.name) in env:
+                values[f.name] = _convert(kind, env[_env_name(f.name)])
+        except ValueError:
+            parser.error(f"invalid value for {f.name}: {raw if raw is not None else env.get(_env_name(f.name))!r}")
+    settings = Settings(**values)
+    problems = validate_settings(settings)
+    if problems:
+        parser.error("; ".join(problems))
+    return settings
+
+
+def validate_settings(s: Settings) -> list[str]:
+    problems = []
+    if s.log_format not in ("text", "json"):
+        problems.append("--log-format must be text or json")
+    if s.log_level.lower() not in ("debug", "info", "warning", "error"):
+        problems.append("--log-level must be debug, info, warning or error")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        problems.append("--tls-cert and --tls-key go together")
+    if s.tls_client_ca and not s.tls_cert:
+        problems.append("--tls-client-ca needs --tls-cert and --tls-key")
+    for name in ("max_items", "max_text_bytes", "max_request_bytes", "max_message_bytes",
+                 "max_concurrency"):
+        if getattr(s, name) <= 0:
+            problems.append(f"--{name.replace('_', '-')} must be positive")
+    if s.grace_period < 0 or s.default_deadline <= 0 or s.upstream_timeout <= 0:
+        problems.append("--grace-period, --default-deadline and --upstream-timeout must be positive")
+    return problems
