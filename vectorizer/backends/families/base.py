@@ -1,9 +1,13 @@
-"""The small interface every Bedrock model family implements.
+"""The small interface every Bedrock model family implements, and its helpers.
 
 - `FamilySpec`: a family's facts (ids, dimensions, limits, purpose support).
 - `FamilyCodec`: builds the InvokeModel body for a batch of texts and parses
   the answer. Pure: no I/O, no clock, so each codec is unit-tested alone.
 - `ParsedResponse`: vectors in input order plus token usage.
+- Helpers shared by the codecs: option checks (`check_dimensions`,
+  `check_input_type`), the purpose mapping (`input_type_for`), the effective
+  truncate policy (`effective_truncate`) and strict parsing (`float_vector`,
+  `float_vectors`, `check_texts`).
 """
 
 from __future__ import annotations
@@ -18,16 +22,26 @@ from vectorizer.types import EmbedOptions, Purpose, Truncate
 @dataclass(frozen=True)
 class FamilySpec:
     name: str  # usable as CollectionConfig.family, e.g. "titan-text-v2"
-    model_ids: tuple[str, ...]  # base ids, without version suffix variants
+    model_ids: tuple[str, ...]  # canonical base ids as AWS lists them ("...-v2:0")
     dimensions: tuple[int, ...]  # allowed choices; empty: fixed default only
     default_dimensions: int
     max_batch_size: int  # texts per upstream call
-    max_chars: int | None  # per-text character limit the sidecar enforces
-    max_tokens: int | None  # per-text token limit (informative)
+    # A per-text character cap AWS documents and enforces (Titan 50,000,
+    # Cohere v3 2,048). None: only a token limit is known; `limits.py` then
+    # derives a character proxy from `max_tokens`.
+    max_chars: int | None
+    max_tokens: int | None  # per-text token limit
     supports_purpose: bool
     native_normalize: bool
     native_truncate: tuple[Truncate, ...]  # policies the model applies itself
-    default_truncate: Truncate  # what the model does when none is configured
+    default_truncate: Truncate  # the policy used when none is configured
+    # Values the model accepts as input type / embedding purpose (canonical
+    # spelling); empty when the family has no such setting.
+    input_types: tuple[str, ...] = ()
+    document_input_type: str = ""  # sent for Purpose.DOCUMENT
+    query_input_type: str = ""  # sent for Purpose.QUERY
+    # Needs an inference profile id or ARN for InvokeModel (Marengo 2.7).
+    profile_only: bool = False
 
     @property
     def max_input(self) -> str:
@@ -67,6 +81,9 @@ class FamilyCodec(Protocol):
         ...
 
 
+# ---- option checks ---------------------------------------------------------
+
+
 def check_dimensions(spec: FamilySpec, options: EmbedOptions) -> list[str]:
     if options.dimensions is None or options.dimensions == spec.default_dimensions:
         return []
@@ -79,6 +96,57 @@ def check_dimensions(spec: FamilySpec, options: EmbedOptions) -> list[str]:
     ]
 
 
+def canonical_input_type(spec: FamilySpec, value: str) -> str | None:
+    """The model's spelling of `value` (case-insensitive), or None if unknown."""
+    wanted = value.strip().lower()
+    for allowed in spec.input_types:
+        if allowed.lower() == wanted:
+            return allowed
+    return None
+
+
+def check_input_type(spec: FamilySpec, options: EmbedOptions) -> list[str]:
+    if options.input_type is None:
+        return []
+    if not spec.input_types:
+        return [
+            f"inputType is not supported by {spec.name}: the model has no "
+            "input type or embedding purpose setting; remove inputType"
+        ]
+    if canonical_input_type(spec, options.input_type) is None:
+        return [
+            f"inputType {options.input_type!r} not supported by {spec.name}, "
+            f"allowed values are: [{' '.join(spec.input_types)}]"
+        ]
+    return []
+
+
+def input_type_for(spec: FamilySpec, purpose: Purpose, options: EmbedOptions) -> str:
+    """The input type / purpose value to send; a configured one wins."""
+    if options.input_type is not None:
+        value = canonical_input_type(spec, options.input_type)
+        if value is None:
+            raise ValueError(check_input_type(spec, options)[0])
+        return value
+    if purpose is Purpose.QUERY:
+        return spec.query_input_type
+    return spec.document_input_type
+
+
+def effective_truncate(spec: FamilySpec, truncate: Truncate | None) -> Truncate:
+    return truncate if truncate is not None else spec.default_truncate
+
+
+def check_texts(spec: FamilySpec, texts: Sequence[str]) -> None:
+    if not 1 <= len(texts) <= spec.max_batch_size:
+        raise ValueError(
+            f"{spec.name} takes 1 to {spec.max_batch_size} texts per call, got {len(texts)}"
+        )
+
+
+# ---- strict parsing ----------------------------------------------------------
+
+
 def float_vector(value: Any) -> list[float]:
     """A list of numbers as floats; ValueError for anything else."""
     if not isinstance(value, list) or not value:
@@ -86,6 +154,33 @@ def float_vector(value: Any) -> list[float]:
     out = []
     for x in value:
         if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise ValueError("expected a list of numbers")
+            raise ValueError(f"expected a list of numbers, found {type(x).__name__}")
         out.append(float(x))
     return out
+
+
+def float_vectors(value: Any, count: int, what: str) -> list[list[float]]:
+    """Exactly `count` equally long vectors from a list of lists."""
+    if not isinstance(value, list):
+        raise ValueError(f"{what}: expected a list of vectors, got {type(value).__name__}")
+    if len(value) != count:
+        raise ValueError(f"{what}: expected {count} vectors, got {len(value)}")
+    vectors = [float_vector(v) for v in value]
+    if len({len(v) for v in vectors}) > 1:
+        raise ValueError(f"{what}: vectors of different lengths in one response")
+    return vectors
+
+
+def expect_object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValueError(f"{what}: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def expect_one(count: int, what: str) -> None:
+    if count != 1:
+        raise ValueError(f"{what}: one text per call, asked to parse {count}")
+
+
+def token_count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

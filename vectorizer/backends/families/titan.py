@@ -1,4 +1,9 @@
-"""Amazon Titan Text Embeddings v1 and v2: one text per call."""
+"""Amazon Titan Text Embeddings v1 and v2: one text per call.
+
+- `TITAN_V1`, `TITAN_V2`: the family facts.
+- `TitanTextCodec`: `{"inputText": s}` (v2 adds `dimensions`, `normalize`)
+  -> `{"embedding": [..], "inputTextTokenCount": n}`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,12 @@ from vectorizer.backends.families.base import (
     FamilySpec,
     ParsedResponse,
     check_dimensions,
+    check_input_type,
+    check_texts,
+    expect_object,
+    expect_one,
     float_vector,
+    token_count,
 )
 from vectorizer.types import EmbedOptions, Purpose, Truncate
 
@@ -29,7 +39,7 @@ TITAN_V1 = FamilySpec(
 
 TITAN_V2 = FamilySpec(
     name="titan-text-v2",
-    model_ids=("amazon.titan-embed-text-v2",),
+    model_ids=("amazon.titan-embed-text-v2:0",),
     dimensions=(256, 512, 1024),
     default_dimensions=1024,
     max_batch_size=1,
@@ -45,9 +55,11 @@ TITAN_V2 = FamilySpec(
 class TitanTextCodec:
     def __init__(self, spec: FamilySpec):
         self.spec = spec
+        # Only v2 takes options in the body; v1 rejects unknown fields.
+        self._v2 = spec.name == TITAN_V2.name
 
     def validate(self, options: EmbedOptions) -> list[str]:
-        return check_dimensions(self.spec, options)
+        return check_dimensions(self.spec, options) + check_input_type(self.spec, options)
 
     def dimensions_for(self, options: EmbedOptions) -> int:
         return options.dimensions or self.spec.default_dimensions
@@ -55,23 +67,29 @@ class TitanTextCodec:
     def build_request(
         self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
     ) -> dict[str, Any]:
-        (text,) = texts
-        body: dict[str, Any] = {"inputText": text}
-        if self.spec is TITAN_V2:
-            if options.dimensions is not None:
-                body["dimensions"] = options.dimensions
+        check_texts(self.spec, texts)
+        body: dict[str, Any] = {"inputText": texts[0]}
+        if self._v2:
+            # Stated even at the default so the body says which vector it asks for.
+            body["dimensions"] = self.dimensions_for(options)
             if options.normalize is not None:
                 body["normalize"] = options.normalize
         return body
 
     def parse_response(self, body: Any, count: int) -> ParsedResponse:
-        if count != 1 or not isinstance(body, dict):
-            raise ValueError("expected one JSON object for one text")
-        vector = body.get("embedding")
+        what = self.spec.name
+        expect_one(count, what)
+        obj = expect_object(body, what)
+        vector = obj.get("embedding")
         if vector is None:
-            vector = (body.get("embeddingsByType") or {}).get("float")
-        tokens = body.get("inputTextTokenCount")
+            by_type = obj.get("embeddingsByType")
+            vector = by_type.get("float") if isinstance(by_type, dict) else None
+        if vector is None:
+            raise ValueError(f"{what}: response has no 'embedding'")
+        try:
+            vec = float_vector(vector)
+        except ValueError as exc:
+            raise ValueError(f"{what}: 'embedding': {exc}") from None
         return ParsedResponse(
-            vectors=[float_vector(vector)],
-            input_tokens=tokens if isinstance(tokens, int) else None,
+            vectors=[vec], input_tokens=token_count(obj.get("inputTextTokenCount"))
         )
