@@ -1,0 +1,518 @@
+"""SageMaker payload dialects: the JSON a container expects and answers.
+
+A SageMaker endpoint runs whatever container its owner chose, so there is no
+one wire format. Parts:
+
+- `ParsedBatch`: vectors in input order plus input tokens when reported.
+- Response shapes (`VECTOR_LIST`, `TOKEN_VECTORS`, `EMBEDDING_KEY`,
+  `EMBEDDINGS_KEY`, `VECTORS_KEY`, `OPENAI_DATA`), `detect_response_shape`
+  and `describe_shape` (a short, value-free description for error messages).
+- `Dialect`: builds the request body for a batch and parses the answer.
+  One class per dialect of reference section 4: `tei`, `jumpstart`, `hf`
+  (sentence-transformers handlers folded in), `openai`, `cohere`,
+  `text2vec-aws`, and `auto`.
+- `DIALECTS` / `get_dialect`: the registry, by `payloadFormat` name.
+- `AutoMemory`: per endpoint, the request shape that worked under `auto`.
+- `split_batches` / `encode_body`: cut a request into upstream calls that
+  respect both the batch size and SageMaker's 6 MiB body limit.
+
+All of it is pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from vectorizer.backends.families.base import float_vector
+from vectorizer.errors import ConfigError
+from vectorizer.types import EmbedOptions, Purpose, Truncate
+
+MAX_REQUEST_BYTES = 6_291_456  # InvokeEndpoint body limit (botocore service model)
+
+VECTOR_LIST = "vector-list"  # [[..], ..]: TEI, HF sentence-level
+TOKEN_VECTORS = "token-vectors"  # [[[..]..]..]: HF feature-extraction, token level
+EMBEDDING_KEY = "embedding"  # {"embedding": [[..]]}: JumpStart, text2vec-aws
+EMBEDDINGS_KEY = "embeddings"  # {"embeddings": [[..]] | {"float": ..}}: Cohere, ST handlers
+VECTORS_KEY = "vectors"  # {"vectors": [[..]]}: sentence-transformers handlers
+OPENAI_DATA = "openai-data"  # {"data": [{"embedding", "index"}], "usage": ..}
+ALL_SHAPES = frozenset(
+    {VECTOR_LIST, TOKEN_VECTORS, EMBEDDING_KEY, EMBEDDINGS_KEY, VECTORS_KEY, OPENAI_DATA}
+)
+
+# Request shapes `auto` tries, in order. `{"inputs": [...]}` goes first because
+# it is what the most deployed embedding containers read: TEI (extra fields
+# optional), the Hugging Face inference toolkit and most custom
+# sentence-transformers handlers. JumpStart next, then OpenAI-compatible
+# servers, then Cohere, which is the rarest self-hosted choice.
+AUTO_REQUEST_ORDER = ("hf", "jumpstart", "openai", "cohere")
+DEFAULT_OPENAI_MODEL = "default"
+_PREVIEW = 200
+
+
+@dataclass
+class ParsedBatch:
+    vectors: list[list[float]]
+    input_tokens: int | None = None
+
+
+class Dialect(Protocol):
+    name: str
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any] | list[Any]:
+        """The JSON body for `texts`, in order."""
+        ...
+
+    def parse_response(
+        self, body: Any, count: int, options: EmbedOptions | None = None
+    ) -> ParsedBatch:
+        """`count` vectors in input order; ValueError on an unknown shape or wrong count.
+
+        `options.normalize` is honoured client side when the request could
+        not ask the container for it (L2 normalising twice changes nothing).
+        """
+        ...
+
+
+# --- response shapes ------------------------------------------------------
+
+
+def detect_response_shape(body: Any) -> str | None:
+    """Which known response shape `body` has (looking at keys and nesting only)."""
+    if isinstance(body, dict):
+        if isinstance(body.get("data"), list):
+            return OPENAI_DATA
+        for key in (EMBEDDING_KEY, EMBEDDINGS_KEY, VECTORS_KEY):
+            if key in body:
+                return key
+        return None
+    if isinstance(body, list):
+        if not body or _is_number(body[0]):
+            return VECTOR_LIST
+        first = body[0]
+        if isinstance(first, list):
+            if not first or _is_number(first[0]):
+                return VECTOR_LIST
+            if isinstance(first[0], list):
+                return TOKEN_VECTORS
+    return None
+
+
+def describe_shape(body: Any) -> str:
+    """Type and structure of `body`, never its values (they may be texts or secrets)."""
+    text = _describe(body, 0)
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 3] + "..."
+
+
+def _describe(value: Any, depth: int) -> str:
+    if isinstance(value, dict):
+        keys = [repr(str(k)[:30]) for k in list(value)[:8]]
+        more = ", ..." if len(value) > 8 else ""
+        return f"object with keys [{', '.join(keys)}{more}]"
+    if isinstance(value, list):
+        if not value:
+            return "empty list"
+        if depth >= 3:
+            return f"list of {len(value)}"
+        return f"list of {len(value)} (first: {_describe(value[0], depth + 1)})"
+    if isinstance(value, str):
+        return f"string of {len(value)} characters"
+    return "null" if value is None else type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _vector(value: Any, where: str) -> list[float]:
+    try:
+        vector = float_vector(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}, got {describe_shape(value)}") from None
+    if not all(math.isfinite(x) for x in vector):
+        raise ValueError(f"{where}: vector holds NaN or infinity")
+    return vector
+
+
+def _matrix(value: Any, where: str) -> list[list[float]]:
+    """A list of vectors; a bare vector counts as one (single-input answers)."""
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of vectors, got {describe_shape(value)}")
+    if value and _is_number(value[0]):
+        return [_vector(value, where)]
+    return [_vector(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _pool_tokens(value: Any, where: str) -> list[list[float]]:
+    """Mean of the token vectors of each text (HF feature-extraction output)."""
+    pooled = []
+    for i, tokens in enumerate(value):
+        # The HF pipeline may keep a batch axis of 1 per text: [[[tok..]..]].
+        if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], list):
+            if tokens[0] and isinstance(tokens[0][0], list):
+                tokens = tokens[0]
+        rows = _matrix(tokens, f"{where}[{i}]")
+        if not rows:
+            raise ValueError(f"{where}[{i}]: no token vectors")
+        _check_dims(rows, f"{where}[{i}]")
+        pooled.append(np.asarray(rows, dtype=np.float64).mean(axis=0).tolist())
+    return pooled
+
+
+def _openai_vectors(data: list[Any]) -> list[list[float]]:
+    slots: list[list[float] | None] = [None] * len(data)
+    for pos, item in enumerate(data):
+        if not isinstance(item, dict) or "embedding" not in item:
+            raise ValueError(f"data[{pos}]: expected an object with 'embedding'")
+        index = item.get("index", pos)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(data):
+            raise ValueError(f"data[{pos}]: index out of range 0..{len(data) - 1}")
+        if slots[index] is not None:
+            raise ValueError(f"data[{pos}]: index {index} repeated")
+        embedding = item["embedding"]
+        if isinstance(embedding, str):  # encoding_format=base64: little-endian float32
+            try:
+                raw = base64.b64decode(embedding, validate=True)
+                embedding = np.frombuffer(raw, dtype="<f4").astype(float).tolist()
+            except ValueError:
+                raise ValueError(f"data[{pos}]: embedding is not base64 float32") from None
+        slots[index] = _vector(embedding, f"data[{pos}].embedding")
+    return [v for v in slots if v is not None]
+
+
+def _parse_shape(shape: str, body: Any) -> ParsedBatch:
+    if shape == VECTOR_LIST:
+        return ParsedBatch(_matrix(body, "response"))
+    if shape == TOKEN_VECTORS:
+        return ParsedBatch(_pool_tokens(body, "response"))
+    if shape == OPENAI_DATA:
+        usage = body.get("usage")
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return ParsedBatch(_openai_vectors(body["data"]), _int_or_none(tokens))
+    value = body[shape]
+    if shape == EMBEDDINGS_KEY and isinstance(value, dict):  # Cohere embeddings_by_type
+        if "float" not in value:
+            types = sorted(str(k)[:20] for k in value)[:8]
+            raise ValueError(f"embeddings by type hold no 'float' entry, only {types}")
+        value = value["float"]
+    billed = (body.get("meta") or {}).get("billed_units") if isinstance(body, dict) else None
+    tokens = billed.get("input_tokens") if isinstance(billed, dict) else None
+    return ParsedBatch(_matrix(value, f"response[{shape!r}]"), _int_or_none(tokens))
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_dims(vectors: list[list[float]], where: str) -> None:
+    sizes = {len(v) for v in vectors}
+    if len(sizes) > 1:
+        raise ValueError(f"{where}: vectors of different lengths {sorted(sizes)[:5]}")
+
+
+def _l2_normalize(vectors: list[list[float]]) -> list[list[float]]:
+    matrix = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0.0, 1.0, norms)).tolist()
+
+
+# --- dialects ---------------------------------------------------------------
+
+
+class _ParsingDialect:
+    """Shared parsing: detect the shape, check it is one we accept, check the count."""
+
+    name = ""
+    accepts: frozenset[str] = frozenset()
+    # True when the request itself asks the container to normalise.
+    server_normalizes = False
+
+    def parse_response(
+        self, body: Any, count: int, options: EmbedOptions | None = None
+    ) -> ParsedBatch:
+        shape = detect_response_shape(body)
+        if shape is None:
+            raise ValueError(
+                f"{self.name} dialect: unrecognised SageMaker response: {describe_shape(body)}"
+            )
+        if shape not in self.accepts:
+            raise ValueError(
+                f"{self.name} dialect: the response has the {shape!r} shape, which this "
+                f"dialect does not read ({describe_shape(body)}); set payloadFormat to auto "
+                "or to the container's dialect"
+            )
+        parsed = _parse_shape(shape, body)
+        if len(parsed.vectors) != count:
+            raise ValueError(
+                f"{self.name} dialect: the response holds {len(parsed.vectors)} vectors "
+                f"for {count} texts"
+            )
+        _check_dims(parsed.vectors, f"{self.name} response")
+        if options is not None and options.normalize and not self.server_normalizes:
+            parsed.vectors = _l2_normalize(parsed.vectors)
+        return parsed
+
+
+class TeiDialect(_ParsingDialect):
+    """Hugging Face Text Embeddings Inference (`/embed` body)."""
+
+    name = "tei"
+    accepts = frozenset({VECTOR_LIST})
+    server_normalizes = True
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any]:
+        truncate = options.truncate not in (None, Truncate.NONE)
+        # TEI's own defaults are normalize=true, truncate=false.
+        body: dict[str, Any] = {
+            "inputs": list(texts),
+            "normalize": True if options.normalize is None else options.normalize,
+            "truncate": truncate,
+        }
+        if options.truncate is Truncate.START:
+            body["truncation_direction"] = "Left"  # keep the end of the text
+        return body
+
+
+class JumpStartDialect(_ParsingDialect):
+    name = "jumpstart"
+    accepts = frozenset({EMBEDDING_KEY})
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any]:
+        return {"text_inputs": list(texts), "mode": "embedding"}
+
+
+class HfDialect(_ParsingDialect):
+    """HF inference toolkit feature-extraction, and sentence-transformers handlers."""
+
+    name = "hf"
+    accepts = frozenset({VECTOR_LIST, TOKEN_VECTORS, EMBEDDINGS_KEY, VECTORS_KEY})
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any]:
+        return {"inputs": list(texts)}
+
+
+@dataclass(frozen=True)
+class OpenAIDialect(_ParsingDialect):
+    """OpenAI-compatible servers (vLLM, TEI's /v1 routes) behind SageMaker."""
+
+    model: str = DEFAULT_OPENAI_MODEL
+    name = "openai"
+    accepts = frozenset({OPENAI_DATA})
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any]:
+        return {"input": list(texts), "model": self.model}
+
+
+class CohereDialect(_ParsingDialect):
+    name = "cohere"
+    accepts = frozenset({EMBEDDINGS_KEY})
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any]:
+        default = "search_query" if purpose is Purpose.QUERY else "search_document"
+        body: dict[str, Any] = {"texts": list(texts), "input_type": options.input_type or default}
+        if options.truncate is not None:
+            body["truncate"] = options.truncate.value  # Cohere uses NONE/START/END too
+        return body
+
+
+class Text2VecAwsDialect(_ParsingDialect):
+    """What Weaviate's text2vec-aws sends. It sends one text per call and uses
+    the first vector; we send a batch and expect one vector per text."""
+
+    name = "text2vec-aws"
+    accepts = frozenset({EMBEDDING_KEY})
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any]:
+        return {"text_inputs": list(texts)}
+
+
+@dataclass(frozen=True)
+class AutoDialect(_ParsingDialect):
+    """Sends one of the `AUTO_REQUEST_ORDER` request shapes, reads every response shape.
+
+    The default request is `{"inputs": [...]}` (see `AUTO_REQUEST_ORDER`);
+    `with_request` gives the next candidate after a refusal.
+    """
+
+    request: str = AUTO_REQUEST_ORDER[0]
+    model: str = DEFAULT_OPENAI_MODEL
+    name = "auto"
+    accepts = ALL_SHAPES
+
+    def __post_init__(self) -> None:
+        if self.request not in AUTO_REQUEST_ORDER:
+            raise ValueError(f"auto request shape must be one of {AUTO_REQUEST_ORDER}")
+
+    def with_request(self, request: str) -> AutoDialect:
+        return AutoDialect(request=request, model=self.model)
+
+    def build_request(
+        self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
+    ) -> dict[str, Any] | list[Any]:
+        if self.request == "openai":
+            return OpenAIDialect(self.model).build_request(texts, purpose, options)
+        return DIALECTS[self.request].build_request(texts, purpose, options)
+
+
+DIALECTS: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        AutoDialect(),
+        TeiDialect(),
+        JumpStartDialect(),
+        HfDialect(),
+        OpenAIDialect(),
+        CohereDialect(),
+        Text2VecAwsDialect(),
+    )
+}
+
+
+def get_dialect(name: str, target_model: str | None = None) -> Dialect:
+    """The dialect for a `payloadFormat` ("" means auto). `target_model` fills
+    the OpenAI `model` field (a multi-model endpoint's target model)."""
+    key = (name or "auto").strip().lower()
+    if key not in DIALECTS:
+        raise ConfigError(
+            [f"wrong payloadFormat {name[:40]!r}, available formats are: [{' '.join(DIALECTS)}]"]
+        )
+    model = target_model or DEFAULT_OPENAI_MODEL
+    if key == "openai":
+        return OpenAIDialect(model)
+    if key == "auto":
+        return AutoDialect(model=model)
+    return DIALECTS[key]
+
+
+@dataclass
+class AutoMemory:
+    """Endpoint key -> the `auto` request shape that worked; least recently used goes first.
+
+    How the backend uses it, for a config with payloadFormat auto:
+
+    1. key = everything that picks the container: region, endpoint name,
+       target model, target variant, inference component.
+    2. For each name in `memory.candidates(key)`: send
+       `AutoDialect(request=name, model=target_model)`'s request.
+       - A ModelError whose OriginalStatusCode is 4xx means the container
+         refused this body shape: `memory.forget(key)` if it was remembered,
+         then try the next candidate.
+       - Any other error is handled as usual (retry or fail); do not move on.
+       - A 2xx answer: parse it (ValueError -> item errors, no fallback), then
+         `memory.remember(key, name)` and stop.
+    3. When every candidate was refused, report the first refusal.
+    One event loop owns it, so it needs no lock.
+    """
+
+    max_entries: int = 1024
+    _entries: OrderedDict[str, str] = field(default_factory=OrderedDict, repr=False)
+
+    def get(self, key: str) -> str | None:
+        name = self._entries.get(key)
+        if name is not None:
+            self._entries.move_to_end(key)
+        return name
+
+    def remember(self, key: str, name: str) -> None:
+        if name not in AUTO_REQUEST_ORDER:
+            raise ValueError(f"{name!r} is not one of {AUTO_REQUEST_ORDER}")
+        self._entries[key] = name
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def candidates(self, key: str) -> tuple[str, ...]:
+        """Request shapes to try, the remembered one first."""
+        known = self.get(key)
+        if known is None:
+            return AUTO_REQUEST_ORDER
+        return (known, *(n for n in AUTO_REQUEST_ORDER if n != known))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# --- batching ---------------------------------------------------------------
+
+
+def encode_body(body: Any) -> bytes:
+    """The bytes to send. Compact and UTF-8, so `split_batches`'s sizes are exact."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _inputs_body(texts: Sequence[str]) -> Any:
+    return {"inputs": list(texts)}
+
+
+@dataclass
+class BatchPlan:
+    """Upstream calls for a request: `batches` in order; `oversized` texts fit no call."""
+
+    batches: list[range]
+    oversized: list[int]
+
+
+def split_batches(
+    texts: Sequence[str],
+    batch_size: int,
+    max_bytes: int = MAX_REQUEST_BYTES,
+    build: Callable[[Sequence[str]], Any] = _inputs_body,
+    encode: Callable[[Any], bytes] = encode_body,
+) -> BatchPlan:
+    """Consecutive index ranges of at most `batch_size` texts whose body
+    `encode(build(batch))` is at most `max_bytes`, in input order.
+
+    Sizes are estimated additively (empty body + each JSON-encoded text + a
+    comma), then every batch is encoded once for real and halved if the
+    estimate was short, so any `build`/`encode` pair is honoured. A text too
+    large even alone lands in `oversized` (give it an item error).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    plan = BatchPlan([], [])
+    overhead = len(encode(build([])))
+
+    def settle(start: int, stop: int) -> None:
+        if len(encode(build(texts[start:stop]))) <= max_bytes:
+            plan.batches.append(range(start, stop))
+        elif stop - start == 1:
+            plan.oversized.append(start)
+        else:
+            mid = (start + stop) // 2
+            settle(start, mid)
+            settle(mid, stop)
+
+    start, size = 0, overhead
+    for i, text in enumerate(texts):
+        cost = len(encode(text)) + (1 if i > start else 0)
+        if i > start and (i - start >= batch_size or size + cost > max_bytes):
+            settle(start, i)
+            start, size, cost = i, overhead, cost - 1
+        size += cost
+    if start < len(texts):
+        settle(start, len(texts))
+    return plan
