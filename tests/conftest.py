@@ -28,8 +28,13 @@ def emulator(aws_emulator: Emulator) -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def sidecar(aws_emulator: Emulator) -> Iterator[Sidecar]:
-    side = start_sidecar(aws_emulator, "--collections", "examples/collections.json",
-                         "--endpoint-allowlist", aws_emulator.host_port)
+    side = start_sidecar(
+        aws_emulator,
+        "--collections",
+        "examples/collections.json",
+        "--endpoint-allowlist",
+        aws_emulator.host_port,
+    )
     yield side
     side.terminate()
 

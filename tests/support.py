@@ -73,8 +73,9 @@ class Emulator:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -105,9 +106,20 @@ class Emulator:
 
 def start_emulator(*args: str, port: int = 0) -> Emulator:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vectorizer.emulator", "--host", "127.0.0.1", "--port", str(port),
-         *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "vectorizer.emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     m = _read_line(proc, r"emulator listening on (http://\S+)")
     drains = [_Drain(proc.stdout), _Drain(proc.stderr)]
@@ -143,13 +155,15 @@ class Sidecar:
 
 def sidecar_env(emulator: Emulator | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VECTORIZER_"))}
-    env.update({
-        "AWS_ACCESS_KEY_ID": FAKE_AKID,
-        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    })
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": FAKE_AKID,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+    )
     if emulator is not None:
         env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = emulator.url
         env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = emulator.url
@@ -157,12 +171,24 @@ def sidecar_env(emulator: Emulator | None, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_sidecar(emulator: Emulator | None, *args: str, env: dict[str, str] | None = None
-                  ) -> Sidecar:
+def start_sidecar(
+    emulator: Emulator | None, *args: str, env: dict[str, str] | None = None
+) -> Sidecar:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vectorizer.server", "--grpc-address", "127.0.0.1:0",
-         "--http-address", "127.0.0.1:0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "vectorizer.server",
+            "--grpc-address",
+            "127.0.0.1:0",
+            "--http-address",
+            "127.0.0.1:0",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         env=env if env is not None else sidecar_env(emulator),
     )
     m = _read_line(proc, r"listening grpc=(\S+) http=(\S+)")

@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vectorizer.backends.bedrock import BedrockBackend
 from vectorizer.backends.base import Backend
+from vectorizer.backends.bedrock import BedrockBackend
 from vectorizer.backends.families import known_model_ids
 from vectorizer.backends.sagemaker import SageMakerBackend
 from vectorizer.cache import VectorCache
@@ -73,8 +73,11 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
     for msg in collections.values():
         labels.add(resolve(msg).target_name)
     cache = (
-        VectorCache(settings.cache_max_bytes, redis_url=settings.redis_url or None,
-                    ttl_seconds=settings.cache_ttl)
+        VectorCache(
+            settings.cache_max_bytes,
+            redis_url=settings.redis_url or None,
+            ttl_seconds=settings.cache_ttl,
+        )
         if settings.cache_max_bytes > 0 or settings.redis_url
         else None
     )

@@ -39,9 +39,11 @@ def _embed(args: argparse.Namespace) -> int:
         except grpc.RpcError as exc:
             print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
-    print(f"model: {response.model}  dimensions: {response.dimensions}  "
-          f"input tokens: {response.usage.input_tokens}")
-    for text, result in zip(args.texts, response.results):
+    print(
+        f"model: {response.model}  dimensions: {response.dimensions}  "
+        f"input tokens: {response.usage.input_tokens}"
+    )
+    for text, result in zip(args.texts, response.results, strict=False):
         label = text if len(text) <= 40 else text[:37] + "..."
         if result.HasField("vector"):
             head = ", ".join(f"{v:.4f}" for v in result.vector.values[:5])

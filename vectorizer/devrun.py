@@ -21,9 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> int:
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "vectorizer.emulator", "--host", "127.0.0.1",
-         "--port", str(EMULATOR_PORT)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "vectorizer.emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(EMULATOR_PORT),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert emulator.stdout is not None
     line = emulator.stdout.readline().strip()
@@ -34,15 +42,17 @@ def main() -> int:
     url = line.rsplit(" ", 1)[-1]
     host_port = url.split("://", 1)[1]
     env = dict(os.environ)
-    env.update({
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
-        # Throwaway keys: the emulator checks the signature's form, not its HMAC.
-        "AWS_ACCESS_KEY_ID": "AKIDEMULATOR0000",
-        "AWS_SECRET_ACCESS_KEY": "emulator-secret-not-real",
-        "AWS_REGION": "us-east-1",
-        "VECTORIZER_ENDPOINT_ALLOWLIST": host_port,
-    })
+    env.update(
+        {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
+            # Throwaway keys: the emulator checks the signature's form, not its HMAC.
+            "AWS_ACCESS_KEY_ID": "AKIDEMULATOR0000",
+            "AWS_SECRET_ACCESS_KEY": "emulator-secret-not-real",
+            "AWS_REGION": "us-east-1",
+            "VECTORIZER_ENDPOINT_ALLOWLIST": host_port,
+        }
+    )
     env.setdefault("VECTORIZER_COLLECTIONS", str(ROOT / "examples" / "collections.json"))
     grpc_address = env.get("VECTORIZER_GRPC_ADDRESS", "0.0.0.0:50051")
     http_address = env.get("VECTORIZER_HTTP_ADDRESS", "0.0.0.0:8080")
@@ -53,7 +63,7 @@ def main() -> int:
         f"vectorizer: gRPC on {grpc_address}, HTTP (health, metrics) on {http_address}\n"
         "try, in another terminal:\n"
         f"  .venv/bin/vectorizer embed --address localhost:{port} --region us-east-1 "
-        "--model amazon.titan-embed-text-v2:0 \"some text\"\n"
+        '--model amazon.titan-embed-text-v2:0 "some text"\n'
         f"  curl -s localhost:{http_address.rsplit(':', 1)[1]}/metrics | grep vectorizer_items\n",
         flush=True,
     )

@@ -112,13 +112,20 @@ class Engine:
 
         keys = {
             text: cache_key(
-                credentials.identity, prepared.service, prepared.region, prepared.target,
-                prepared.config.options, purpose, text,
+                credentials.identity,
+                prepared.service,
+                prepared.region,
+                prepared.target,
+                prepared.config.options,
+                purpose,
+                text,
             )
             for text in positions
         }
         cached = await self._cache.get_many(list(keys.values())) if self._cache else {}
-        found: dict[str, ItemResult] = {t: ItemResult.ok(cached[k]) for t, k in keys.items() if k in cached}
+        found: dict[str, ItemResult] = {
+            t: ItemResult.ok(cached[k]) for t, k in keys.items() if k in cached
+        }
         pending = [t for t in positions if t not in found]
 
         size = max(1, prepared.max_batch_size)
@@ -127,8 +134,8 @@ class Engine:
         batch_results = await _gather_or_raise([run.batch(b) for b in batches])
 
         fresh: dict[str, list[float]] = {}
-        for batch, outcome in zip(batches, batch_results):
-            for text, result in zip(batch, outcome):
+        for batch, outcome in zip(batches, batch_results, strict=True):
+            for text, result in zip(batch, outcome, strict=True):
                 found[text] = result
                 if result.vector is not None:
                     fresh[keys[text]] = result.vector
@@ -141,15 +148,25 @@ class Engine:
         final = [r if r is not None else _lost() for r in results]
         _raise_if_uniform(final)
         _count_items(final, prepared.service, label, purpose)
-        dims = next((len(r.vector) for r in final if r.vector is not None), prepared.dimensions or 0)
+        dims = next(
+            (len(r.vector) for r in final if r.vector is not None), prepared.dimensions or 0
+        )
         return EmbedOutcome(final, prepared.target, dims, run.input_tokens)
 
 
 class _Run:
     """One request's upstream work: batches, retries, limiter, metrics."""
 
-    def __init__(self, engine: Engine, backend: Backend, prepared: Prepared, purpose: Purpose,
-                 credentials: AwsCredentials, deadline: float, label: str):
+    def __init__(
+        self,
+        engine: Engine,
+        backend: Backend,
+        prepared: Prepared,
+        purpose: Purpose,
+        credentials: AwsCredentials,
+        deadline: float,
+        label: str,
+    ):
         self.e = engine
         self.backend = backend
         self.prepared = prepared
@@ -225,7 +242,9 @@ class _Run:
             self.limiter.release(outcome if outcome in ("ok", "throttled") else "error")
             in_flight.dec()
             metrics.UPSTREAM_CALLS.labels(service, label, region, outcome).inc()
-            metrics.UPSTREAM_LATENCY.labels(service, label, region).observe(self.e._clock() - started)
+            metrics.UPSTREAM_LATENCY.labels(service, label, region).observe(
+                self.e._clock() - started
+            )
             metrics.BATCH_SIZE.labels(service, label).observe(len(texts))
             metrics.RATE_LIMIT.labels(service, label).set(self.limiter.rate)
 
@@ -245,12 +264,14 @@ def _checked(vectors: list[list[float]], count: int, prepared: Prepared) -> list
     for v in vectors:
         if len(v) != expected:
             raise transport_error(
-                "bad_response", f"expected dimension {expected}, got {len(v)}",
+                "bad_response",
+                f"expected dimension {expected}, got {len(v)}",
                 target=prepared.target,
             )
         if not all(math.isfinite(x) for x in v):
-            raise transport_error("bad_response", "vector has NaN or infinite values",
-                                  target=prepared.target)
+            raise transport_error(
+                "bad_response", "vector has NaN or infinite values", target=prepared.target
+            )
     if prepared.client_normalize:
         return [l2_normalize(v) for v in vectors]
     return vectors

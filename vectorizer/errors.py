@@ -118,7 +118,9 @@ _AWS_CODES: dict[str, tuple[Kind, bool, str]] = {
 }
 
 
-def classify_aws_error(status: int, aws_code: str, message: str, *, target: str = "") -> UpstreamError:
+def classify_aws_error(
+    status: int, aws_code: str, message: str, *, target: str = ""
+) -> UpstreamError:
     """Turn an AWS error answer into an `UpstreamError`.
 
     Unknown codes fall back on the HTTP status: 429 and 5xx are retryable,
@@ -137,12 +139,20 @@ def classify_aws_error(status: int, aws_code: str, message: str, *, target: str 
         )
     if status == 429:
         return UpstreamError(
-            Kind.THROTTLED, text, retryable=True, aws_code=aws_code, status=status,
+            Kind.THROTTLED,
+            text,
+            retryable=True,
+            aws_code=aws_code,
+            status=status,
             retry_reason="throttled",
         )
     if status >= 500:
         return UpstreamError(
-            Kind.UNAVAILABLE, text, retryable=True, aws_code=aws_code, status=status,
+            Kind.UNAVAILABLE,
+            text,
+            retryable=True,
+            aws_code=aws_code,
+            status=status,
             retry_reason="5xx",
         )
     if status in (401, 403):
@@ -150,7 +160,9 @@ def classify_aws_error(status: int, aws_code: str, message: str, *, target: str 
             Kind.PERMISSION_DENIED, text, retryable=False, aws_code=aws_code, status=status
         )
     if status == 404:
-        return UpstreamError(Kind.NOT_FOUND, text, retryable=False, aws_code=aws_code, status=status)
+        return UpstreamError(
+            Kind.NOT_FOUND, text, retryable=False, aws_code=aws_code, status=status
+        )
     return UpstreamError(
         Kind.INVALID_ARGUMENT, text, retryable=False, aws_code=aws_code, status=status
     )

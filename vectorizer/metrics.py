@@ -15,7 +15,22 @@ from vectorizer import __version__
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 # 1 ms .. 30 s, roughly x2.5 per step.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 96, 128, 256, 512, 1024)
 
 BUILD_INFO = Info("vectorizer_build", "Build information.", registry=REGISTRY)
@@ -114,6 +129,12 @@ CACHE_BYTES = Gauge(
 CACHE_ENTRIES = Gauge(
     "vectorizer_cache_entries",
     "Entries held by the in-memory cache.",
+    registry=REGISTRY,
+)
+CACHE_ERRORS = Counter(
+    "vectorizer_cache_errors_total",
+    "Cache tier failures by tier and operation (get, put); swallowed, the request goes on.",
+    ["tier", "op"],
     registry=REGISTRY,
 )
 

@@ -29,8 +29,8 @@ from vectorizer.config import (
     parse_config_json,
     resolve,
 )
-from vectorizer.settings import Settings
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
+from vectorizer.settings import Settings
 from vectorizer.text import PropertySettings, TextSettings, build_text, check_vectorizable
 from vectorizer.transport import AwsCredentials
 from vectorizer.types import ItemResult, Purpose
@@ -68,13 +68,19 @@ def results_to_proto(results: Sequence[ItemResult]) -> list[pb.Result]:
             out.append(pb.Result(vector=pb.Vector(values=r.vector)))
         else:
             assert r.error is not None
-            out.append(pb.Result(error=pb.ItemError(
-                code=r.error.code, message=r.error.message, retryable=r.error.retryable)))
+            out.append(
+                pb.Result(
+                    error=pb.ItemError(
+                        code=r.error.code, message=r.error.message, retryable=r.error.retryable
+                    )
+                )
+            )
     return out
 
 
-def text_settings(config: ResolvedConfig, class_name: str,
-                  schema: Sequence[pb.PropertySchema]) -> TextSettings:
+def text_settings(
+    config: ResolvedConfig, class_name: str, schema: Sequence[pb.PropertySchema]
+) -> TextSettings:
     props = {
         p.name: PropertySettings(
             skip=p.skip,
@@ -144,8 +150,14 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             remaining = self.app.settings.default_deadline
         return time.monotonic() + remaining
 
-    async def _embed(self, texts: list[str], purpose: Purpose, cfg_msg: pb.CollectionConfig,
-                     context: grpc.aio.ServicerContext, info: dict[str, Any]) -> pb.VectorizeResponse:
+    async def _embed(
+        self,
+        texts: list[str],
+        purpose: Purpose,
+        cfg_msg: pb.CollectionConfig,
+        context: grpc.aio.ServicerContext,
+        info: dict[str, Any],
+    ) -> pb.VectorizeResponse:
         config = resolve(cfg_msg)
         prepared = self.app.engine.prepare(config)
         info["model"] = self.app.engine.label(prepared)
@@ -162,8 +174,9 @@ class VectorizerService(pb_grpc.VectorizerServicer):
 
     # -- RPCs --------------------------------------------------------------
 
-    async def Vectorize(self, request: pb.VectorizeRequest, context: grpc.aio.ServicerContext
-                        ) -> pb.VectorizeResponse:
+    async def Vectorize(
+        self, request: pb.VectorizeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VectorizeResponse:
         async def run(info: dict[str, Any]) -> pb.VectorizeResponse:
             cfg, info["collection"] = self._config_message(request)
             texts = list(request.texts)
@@ -173,8 +186,9 @@ class VectorizerService(pb_grpc.VectorizerServicer):
 
         return await self._observe("Vectorize", context, run)
 
-    async def VectorizeObjects(self, request: pb.VectorizeObjectsRequest,
-                               context: grpc.aio.ServicerContext) -> pb.VectorizeResponse:
+    async def VectorizeObjects(
+        self, request: pb.VectorizeObjectsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VectorizeResponse:
         async def run(info: dict[str, Any]) -> pb.VectorizeResponse:
             cfg, info["collection"] = self._config_message(request)
             info["items"] = len(request.objects)
@@ -189,24 +203,31 @@ class VectorizerService(pb_grpc.VectorizerServicer):
 
         return await self._observe("VectorizeObjects", context, run)
 
-    async def ValidateConfig(self, request: pb.ValidateConfigRequest,
-                             context: grpc.aio.ServicerContext) -> pb.ValidateConfigResponse:
+    async def ValidateConfig(
+        self, request: pb.ValidateConfigRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ValidateConfigResponse:
         async def run(info: dict[str, Any]) -> pb.ValidateConfigResponse:
-            errors = validate_all(self.app, request.config, request.class_name,
-                                  request.property_schema)
+            errors = validate_all(
+                self.app, request.config, request.class_name, request.property_schema
+            )
             return pb.ValidateConfigResponse(valid=not errors, errors=errors)
 
         return await self._observe("ValidateConfig", context, run)
 
-    async def GetMeta(self, request: pb.GetMetaRequest, context: grpc.aio.ServicerContext
-                      ) -> pb.GetMetaResponse:
+    async def GetMeta(
+        self, request: pb.GetMetaRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMetaResponse:
         async def run(info: dict[str, Any]) -> pb.GetMetaResponse:
             return meta(self.app)
 
         return await self._observe("GetMeta", context, run)
 
-    async def _observe(self, method: str, context: grpc.aio.ServicerContext,
-                       run: Callable[[dict[str, Any]], Awaitable[R]]) -> R:
+    async def _observe(
+        self,
+        method: str,
+        context: grpc.aio.ServicerContext,
+        run: Callable[[dict[str, Any]], Awaitable[R]],
+    ) -> R:
         """Metrics, a log line with a request id, and the one error mapping."""
         started = time.perf_counter()
         md = dict(context.invocation_metadata() or ())
@@ -220,8 +241,9 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             code, message = GRPC_STATUS[exc.kind], exc.message
         except Exception:  # noqa: BLE001 - the last line of defence: never UNKNOWN
             log.exception("internal error", extra={"request_id": info["request_id"]})
-            code, message = grpc.StatusCode.INTERNAL, (
-                f"internal error (request id {info['request_id']}); see the server log"
+            code, message = (
+                grpc.StatusCode.INTERNAL,
+                (f"internal error (request id {info['request_id']}); see the server log"),
             )
         finally:
             elapsed = time.perf_counter() - started
@@ -229,16 +251,27 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             metrics.GRPC_REQUESTS.labels(method, code.name).inc()
             metrics.GRPC_LATENCY.labels(method).observe(elapsed)
             log.info(
-                "%s %s in %.1f ms", method, code.name, elapsed * 1000,
-                extra={"method": method, "code": code.name, "duration_ms": round(elapsed * 1000, 2),
-                       **info},
+                "%s %s in %.1f ms",
+                method,
+                code.name,
+                elapsed * 1000,
+                extra={
+                    "method": method,
+                    "code": code.name,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    **info,
+                },
             )
         await context.abort(code, message)
         raise AssertionError("unreachable")  # context.abort raises
 
 
-def validate_all(app: App, cfg: pb.CollectionConfig, class_name: str = "",
-                 schema: Sequence[pb.PropertySchema] = ()) -> list[str]:
+def validate_all(
+    app: App,
+    cfg: pb.CollectionConfig,
+    class_name: str = "",
+    schema: Sequence[pb.PropertySchema] = (),
+) -> list[str]:
     return validate_with(app.engine.prepare, cfg, class_name, schema)
 
 
@@ -255,8 +288,12 @@ def validate_config_locally(data: Any) -> list[str]:
     return validate_with(lambda c: backends[c.service].prepare(c), cfg)
 
 
-def validate_with(prepare: Callable[[ResolvedConfig], Any], cfg: pb.CollectionConfig,
-                  class_name: str = "", schema: Sequence[pb.PropertySchema] = ()) -> list[str]:
+def validate_with(
+    prepare: Callable[[ResolvedConfig], Any],
+    cfg: pb.CollectionConfig,
+    class_name: str = "",
+    schema: Sequence[pb.PropertySchema] = (),
+) -> list[str]:
     """Generic, backend and schema checks of a config; no AWS call."""
     errors = config_errors(cfg)
     if not errors:
@@ -269,9 +306,13 @@ def validate_with(prepare: Callable[[ResolvedConfig], Any], cfg: pb.CollectionCo
     if class_name or schema:
         # Schema checks need the text options only; use them even when other
         # keys are wrong so every problem is reported at once.
-        base = ResolvedConfig(service="bedrock", region="", vectorize_class_name=cfg.vectorize_class_name,
-                              properties=tuple(cfg.properties),
-                              lowercase=cfg.lowercase if cfg.HasField("lowercase") else True)
+        base = ResolvedConfig(
+            service="bedrock",
+            region="",
+            vectorize_class_name=cfg.vectorize_class_name,
+            properties=tuple(cfg.properties),
+            lowercase=cfg.lowercase if cfg.HasField("lowercase") else True,
+        )
         errors.extend(check_vectorizable(text_settings(base, class_name, schema)))
     return errors
 

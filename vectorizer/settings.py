@@ -122,16 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
         help_text = f"{f.metadata['help']} [env {_env_name(f.name)}]"
         if kind is bool:
             parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
                 help=help_text,
             )
         else:
-            parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(),
-                                help=help_text + f" (default: {f.default!r})")
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                default=None,
+                metavar=f.name.upper(),
+                help=help_text + f" (default: {f.default!r})",
+            )
     return parser
 
 
-def parse_settings(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+def parse_settings(
+    argv: Sequence[str] | None = None, env: dict[str, str] | None = None
+) -> Settings:
     """Flags over environment over defaults. Raises SystemExit on bad values."""
     env = dict(os.environ) if env is None else env
     parser = build_parser()
@@ -146,7 +156,8 @@ def parse_settings(argv: Sequence[str] | None = None, env: dict[str, str] | None
             elif _env_name(f.name) in env:
                 values[f.name] = _convert(kind, env[_env_name(f.name)])
         except ValueError:
-            parser.error(f"invalid value for {f.name}: {raw if raw is not None else env.get(_env_name(f.name))!r}")
+            given = raw if raw is not None else env.get(_env_name(f.name))
+            parser.error(f"invalid value for {f.name}: {given!r}")
     settings = Settings(**values)
     problems = validate_settings(settings)
     if problems:
@@ -164,10 +175,17 @@ def validate_settings(s: Settings) -> list[str]:
         problems.append("--tls-cert and --tls-key go together")
     if s.tls_client_ca and not s.tls_cert:
         problems.append("--tls-client-ca needs --tls-cert and --tls-key")
-    for name in ("max_items", "max_text_bytes", "max_request_bytes", "max_message_bytes",
-                 "max_concurrency"):
+    for name in (
+        "max_items",
+        "max_text_bytes",
+        "max_request_bytes",
+        "max_message_bytes",
+        "max_concurrency",
+    ):
         if getattr(s, name) <= 0:
             problems.append(f"--{name.replace('_', '-')} must be positive")
     if s.grace_period < 0 or s.default_deadline <= 0 or s.upstream_timeout <= 0:
-        problems.append("--grace-period, --default-deadline and --upstream-timeout must be positive")
+        problems.append(
+            "--grace-period, --default-deadline and --upstream-timeout must be positive"
+        )
     return problems

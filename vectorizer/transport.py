@@ -107,7 +107,9 @@ class CredentialSource:
         return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token, "chain")
 
 
-def endpoint_base(service: str, region: str, env: Mapping[str, str] | None = None) -> tuple[str, bool]:
+def endpoint_base(
+    service: str, region: str, env: Mapping[str, str] | None = None
+) -> tuple[str, bool]:
     """(base URL, overridden?) for `service` in `region`.
 
     The service-specific AWS_ENDPOINT_URL_<SERVICE> wins over AWS_ENDPOINT_URL;
@@ -219,8 +221,11 @@ class AwsTransport:
             method="POST",
             url=url,
             data=body,
-            headers={"Content-Type": "application/json", "Accept": "application/json",
-                     **(headers or {})},
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                **(headers or {}),
+            },
         )
         SigV4Auth(
             BotoCredentials(credentials.access_key, credentials.secret_key, credentials.token),
@@ -238,13 +243,17 @@ class AwsTransport:
                 payload = await resp.read()
                 return HttpAnswer(resp.status, resp.headers, payload)
         except asyncio.TimeoutError:
-            raise transport_error("timeout", f"no answer within {wait:.1f}s", target=target) from None
+            raise transport_error(
+                "timeout", f"no answer within {wait:.1f}s", target=target
+            ) from None
         except aiohttp.ClientPayloadError as exc:
-            raise transport_error("truncated", f"incomplete response body ({type(exc).__name__})",
-                                  target=target) from None
+            raise transport_error(
+                "truncated", f"incomplete response body ({type(exc).__name__})", target=target
+            ) from None
         except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-            raise transport_error("reset", f"connection failed ({type(exc).__name__})",
-                                  target=target) from None
+            raise transport_error(
+                "reset", f"connection failed ({type(exc).__name__})", target=target
+            ) from None
 
 
 def error_from_answer(answer: HttpAnswer, target: str) -> UpstreamError:

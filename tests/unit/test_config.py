@@ -15,27 +15,48 @@ def errors_of(obj: dict) -> list[str]:
 
 
 def test_text2vec_aws_module_config_parses_unchanged() -> None:
-    cfg = resolve(parse_config_json({
-        "service": "sagemaker", "region": "eu-west-1", "endpoint": "my-ep",
-        "targetModel": "m1.tar.gz", "targetVariant": "v1", "vectorizeClassName": True,
-    }))
+    cfg = resolve(
+        parse_config_json(
+            {
+                "service": "sagemaker",
+                "region": "eu-west-1",
+                "endpoint": "my-ep",
+                "targetModel": "m1.tar.gz",
+                "targetVariant": "v1",
+                "vectorizeClassName": True,
+            }
+        )
+    )
     assert (cfg.service, cfg.region, cfg.endpoint) == ("sagemaker", "eu-west-1", "my-ep")
     assert (cfg.target_model, cfg.target_variant, cfg.vectorize_class_name) == (
-        "m1.tar.gz", "v1", True)
+        "m1.tar.gz",
+        "v1",
+        True,
+    )
 
 
 def test_defaults() -> None:
-    cfg = resolve(parse_config_json({"region": "us-east-1", "model": "amazon.titan-embed-text-v2:0"}))
+    cfg = resolve(
+        parse_config_json({"region": "us-east-1", "model": "amazon.titan-embed-text-v2:0"})
+    )
     assert cfg.service == "bedrock"
     assert cfg.options.dimensions is None and cfg.options.normalize is None
     assert cfg.lowercase is True and cfg.payload_format == "auto" and cfg.batch_size == 32
 
 
 def test_extensions_parse() -> None:
-    cfg = resolve(parse_config_json({
-        "region": "us-east-1", "model": "cohere.embed-english-v3", "dimensions": 256,
-        "normalize": True, "truncate": "end", "inputType": "classification",
-    }))
+    cfg = resolve(
+        parse_config_json(
+            {
+                "region": "us-east-1",
+                "model": "cohere.embed-english-v3",
+                "dimensions": 256,
+                "normalize": True,
+                "truncate": "end",
+                "inputType": "classification",
+            }
+        )
+    )
     assert cfg.options.dimensions == 256 and cfg.options.normalize is True
     assert cfg.options.truncate is Truncate.END and cfg.options.input_type == "classification"
 
@@ -43,19 +64,29 @@ def test_extensions_parse() -> None:
 @pytest.mark.parametrize(
     ("obj", "expected"),
     [
-        ({"service": "openai", "region": "us-east-1"},
-         "wrong service, available services are: [bedrock sagemaker]"),
+        (
+            {"service": "openai", "region": "us-east-1"},
+            "wrong service, available services are: [bedrock sagemaker]",
+        ),
         ({"model": "amazon.titan-embed-text-v1"}, "region cannot be empty"),
         ({"region": "us-east-1", "service": "sagemaker"}, "endpoint cannot be empty"),
-        ({"region": "us-east-1", "model": "m", "endpoint": "e"},
-         "wrong configuration: e, not applicable to bedrock"),
-        ({"region": "us-east-1", "service": "sagemaker", "endpoint": "e", "model": "m"},
-         "wrong configuration: model, not applicable to sagemaker. did you mean targetModel"),
-        ({"region": "us-east-1", "model": "m", "truncate": "MIDDLE"},
-         "wrong truncate 'MIDDLE', available values are: [NONE START END]"),
-        ({"region": "us-east-1", "service": "sagemaker", "endpoint": "e", "payloadFormat": "x"},
-         "wrong payloadFormat 'x', available formats are: "
-         "[auto tei jumpstart hf openai cohere text2vec-aws]"),
+        (
+            {"region": "us-east-1", "model": "m", "endpoint": "e"},
+            "wrong configuration: e, not applicable to bedrock",
+        ),
+        (
+            {"region": "us-east-1", "service": "sagemaker", "endpoint": "e", "model": "m"},
+            "wrong configuration: model, not applicable to sagemaker. did you mean targetModel",
+        ),
+        (
+            {"region": "us-east-1", "model": "m", "truncate": "MIDDLE"},
+            "wrong truncate 'MIDDLE', available values are: [NONE START END]",
+        ),
+        (
+            {"region": "us-east-1", "service": "sagemaker", "endpoint": "e", "payloadFormat": "x"},
+            "wrong payloadFormat 'x', available formats are: "
+            "[auto tei jumpstart hf openai cohere text2vec-aws]",
+        ),
     ],
 )
 def test_text2vec_aws_messages(obj: dict, expected: str) -> None:

@@ -12,9 +12,16 @@ GENERATED = ("vectorizer_pb2.py", "vectorizer_pb2.pyi", "vectorizer_pb2_grpc.py"
 
 def test_committed_stubs_match_proto(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
-         f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}",
-         str(ROOT / "proto/vectorizer/v1/vectorizer.proto")],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'proto'}",
+            f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            str(ROOT / "proto/vectorizer/v1/vectorizer.proto"),
+        ],
         check=True,
     )
     for name in GENERATED:

@@ -13,8 +13,11 @@ def test_defaults() -> None:
 
 
 def test_env_then_flag_precedence() -> None:
-    env = {"VECTORIZER_MAX_ITEMS": "10", "VECTORIZER_LOG_INPUTS": "true",
-           "VECTORIZER_ENDPOINT_ALLOWLIST": "127.0.0.1:4566, example.internal"}
+    env = {
+        "VECTORIZER_MAX_ITEMS": "10",
+        "VECTORIZER_LOG_INPUTS": "true",
+        "VECTORIZER_ENDPOINT_ALLOWLIST": "127.0.0.1:4566, example.internal",
+    }
     s = parse_settings([], env=env)
     assert s.max_items == 10 and s.log_inputs is True
     assert s.endpoint_allowlist == ("127.0.0.1:4566", "example.internal")
@@ -22,8 +25,15 @@ def test_env_then_flag_precedence() -> None:
     assert parse_settings(["--no-log-inputs"], env=env).log_inputs is False
 
 
-@pytest.mark.parametrize("argv", [["--log-format", "xml"], ["--max-items", "0"],
-                                  ["--tls-cert", "a.pem"], ["--max-items", "many"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--log-format", "xml"],
+        ["--max-items", "0"],
+        ["--tls-cert", "a.pem"],
+        ["--max-items", "many"],
+    ],
+)
 def test_bad_values_exit_with_usage(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         parse_settings(argv, env={})
