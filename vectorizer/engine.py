@@ -211,14 +211,18 @@ class _Run:
                 return [ItemResult.fail(exc.error)] * len(texts)
 
     async def _call(self, texts: list[str]) -> list[list[float]]:
-        service, label, region = self.prepared.service, self.label, self.prepared.region
+        service, label = self.prepared.service, self.label
+        region = metrics.region_label(self.prepared.region)
         left = self.time_left()
         if left <= 0:
             raise _NoTime(_deadline_error("before the call could start"))
+        queued = self.e._clock()
         try:
             await asyncio.wait_for(self.limiter.acquire(self.priority), timeout=left)
         except asyncio.TimeoutError:
             raise _NoTime(_deadline_error("waiting for the target's rate limit")) from None
+        finally:
+            metrics.LIMITER_WAIT.labels(service, label).observe(self.e._clock() - queued)
         in_flight = metrics.UPSTREAM_IN_FLIGHT.labels(service, label)
         in_flight.inc()
         started = self.e._clock()
@@ -242,7 +246,7 @@ class _Run:
             self.limiter.release(outcome if outcome in ("ok", "throttled") else "error")
             in_flight.dec()
             metrics.UPSTREAM_CALLS.labels(service, label, region, outcome).inc()
-            metrics.UPSTREAM_LATENCY.labels(service, label, region).observe(
+            metrics.UPSTREAM_LATENCY.labels(service, label, region, outcome).observe(
                 self.e._clock() - started
             )
             metrics.BATCH_SIZE.labels(service, label).observe(len(texts))

@@ -1,12 +1,21 @@
 """Every Prometheus metric the sidecar exports, defined once.
 
-Names follow the Prometheus conventions: `vectorizer_` prefix, `_total`
-counters, `_seconds` histograms. Label values are bounded: models and
-endpoints come from configuration, never from request text, and anything
-unknown collapses into `other` through `bounded()`.
+Names follow the Prometheus conventions: `vectorizer_` prefix, base units
+(`_seconds`, `_bytes`), `_total` counters. Label values are bounded: models
+and endpoints come from configuration, never from request text, and anything
+unknown collapses into `other` through `bounded()`; regions are checked
+against the AWS regions botocore knows (`region_label()`), since an inline
+config may name any well-formed region.
+
+Groups: build info; gRPC requests; items; upstream calls (count, latency,
+in flight, batch size, retries, throttles, tokens); the adaptive limiter
+(rate, wait); the cache (lookups, evictions, size, tier errors).
 """
 
 from __future__ import annotations
+
+import functools
+import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -34,7 +43,7 @@ LATENCY_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 96, 128, 256, 512, 1024)
 
 BUILD_INFO = Info("vectorizer_build", "Build information.", registry=REGISTRY)
-BUILD_INFO.info({"version": __version__})
+BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
 
 GRPC_REQUESTS = Counter(
     "vectorizer_grpc_requests_total",
@@ -68,8 +77,8 @@ UPSTREAM_CALLS = Counter(
 )
 UPSTREAM_LATENCY = Histogram(
     "vectorizer_upstream_call_duration_seconds",
-    "Latency of calls to AWS.",
-    ["service", "model", "region"],
+    "Latency of calls to AWS by service, model, region and outcome (as in upstream_calls).",
+    ["service", "model", "region", "outcome"],
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
@@ -105,9 +114,16 @@ BATCH_SIZE = Histogram(
     registry=REGISTRY,
 )
 RATE_LIMIT = Gauge(
-    "vectorizer_rate_limit_per_second",
-    "Current adaptive rate limit per target (calls per second).",
+    "vectorizer_limiter_rate_per_second",
+    "Current adaptive rate limit per target (upstream calls per second).",
     ["service", "model"],
+    registry=REGISTRY,
+)
+LIMITER_WAIT = Histogram(
+    "vectorizer_limiter_wait_seconds",
+    "Time an upstream call waited for its target's limiter (concurrency and rate).",
+    ["service", "model"],
+    buckets=(0.0001,) + LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 CACHE_REQUESTS = Counter(
@@ -144,3 +160,17 @@ OTHER = "other"
 def bounded(value: str, allowed: set[str] | frozenset[str]) -> str:
     """`value` when it is one of the configured values, else `other`."""
     return value if value in allowed else OTHER
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data (read once)."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
+    return frozenset(r for p in data.get("partitions", ()) for r in p.get("regions", {}))
+
+
+def region_label(region: str) -> str:
+    """Bounded region label: a region botocore knows, else `other`."""
+    return bounded(region, known_regions())
