@@ -158,6 +158,9 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         context: grpc.aio.ServicerContext,
         info: dict[str, Any],
     ) -> pb.VectorizeResponse:
+        if self.app.settings.log_inputs:
+            # Opt-in only (--log-inputs): input text is user data.
+            info["inputs"] = texts
         config = resolve(cfg_msg)
         prepared = self.app.engine.prepare(config)
         info["model"] = self.app.engine.label(prepared)
@@ -250,6 +253,8 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             metrics.IN_FLIGHT.dec()
             metrics.GRPC_REQUESTS.labels(method, code.name).inc()
             metrics.GRPC_LATENCY.labels(method).observe(elapsed)
+            if message:
+                info["error"] = message
             log.info(
                 "%s %s in %.1f ms",
                 method,
