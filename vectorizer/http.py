@@ -42,4 +42,7 @@ def make_http_app(app: App) -> web.Application:
     http.router.add_get("/healthz", healthz)
     http.router.add_get("/readyz", readyz)
     http.router.add_get("/metrics", metrics_endpoint)
+    from vectorizer.compat import register_compat  # here: compat imports APP_KEY from us
+
+    register_compat(http)
     return http

@@ -58,6 +58,19 @@ GRPC_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+HTTP_REQUESTS = Counter(
+    "vectorizer_http_requests_total",
+    "HTTP compat requests (OpenAI, Cohere, text2vec-transformers) by endpoint and status.",
+    ["endpoint", "code"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "vectorizer_http_request_duration_seconds",
+    "HTTP compat request latency by endpoint.",
+    ["endpoint"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 IN_FLIGHT = Gauge(
     "vectorizer_in_flight_requests",
     "Requests (gRPC and HTTP compat) being served now.",

@@ -1,0 +1,135 @@
+"""Weaviate text2vec-transformers inference API, backed by a collection.
+
+A stock Weaviate with `text2vec-transformers` and `inferenceUrl` (or
+`passageInferenceUrl` / `queryInferenceUrl`) pointed here vectorizes through
+Bedrock or SageMaker. Wire shapes follow Weaviate's transformers client
+(usecases/modulecomponents/clients/transformers):
+
+- `GET .../.well-known/live`, `GET .../.well-known/ready`: 204 (ready: 503
+  while starting or draining; Weaviate treats any status > 299 as not ready).
+- `GET .../meta`: JSON describing the collection's model.
+- `POST .../vectors` (and `.../vectors/`):
+  single `{"text": s, "config": {"pooling_strategy", "task_type", "dimensions"}}`
+  -> `{"text", "vector", "dim", "dims"}`; batch `{"texts": [..], "config": ..}`
+  -> `{"vectors": [[..]], "dims"}`. Errors: `{"error": "..."}` with a non-200
+  status (Weaviate reads that field).
+
+Purpose: `config.task_type` ("passage" document, "query" query) when sent,
+else the URL variant (`/passage/...`, `/query/...`), else document.
+`pooling_strategy` is accepted and ignored: the models pool themselves.
+Collection: `/collections/{name}/...`, the `X-Vectorizer-Collection` header,
+or `--default-collection`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from vectorizer import __version__
+from vectorizer.compat.common import (
+    CompatError,
+    Overrides,
+    app_of,
+    embed_texts,
+    observed,
+    read_json,
+    resolve_collection,
+)
+from vectorizer.config import resolve
+from vectorizer.types import Purpose
+
+TASK_PURPOSE = {"passage": Purpose.DOCUMENT, "query": Purpose.QUERY}
+PREFIXES = ("", "/collections/{collection}")
+VARIANTS = {"": None, "/passage": Purpose.DOCUMENT, "/query": Purpose.QUERY}
+
+
+def render_error(exc: CompatError) -> web.Response:
+    return web.json_response({"error": exc.message}, status=exc.status)
+
+
+async def live(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+async def ready(request: web.Request) -> web.Response:
+    app = app_of(request)
+    return web.Response(status=204 if app.ready and not app.draining else 503)
+
+
+@observed("transformers_meta", render_error)
+async def meta(request: web.Request) -> web.Response:
+    name, cfg = resolve_collection(request)
+    config = resolve(cfg)
+    return web.json_response(
+        {
+            "model": {
+                "service": config.service,
+                "region": config.region,
+                "name": config.target_name,
+                "dimensions": config.options.dimensions,
+            },
+            "collection": name,
+            "server": f"vectorizer {__version__}",
+        }
+    )
+
+
+def _purpose(body: dict[str, Any], variant: Purpose | None) -> Purpose:
+    task = body["config"].get("task_type")
+    if task:
+        if task not in TASK_PURPOSE:
+            raise CompatError(400, f"task_type must be passage or query, got {str(task)[:40]!r}")
+        return TASK_PURPOSE[task]
+    return variant or Purpose.DOCUMENT
+
+
+def _dimensions(config: dict[str, Any]) -> int | None:
+    dims = config.get("dimensions")
+    if dims is None:
+        return None
+    if not isinstance(dims, int) or isinstance(dims, bool) or dims <= 0:
+        raise CompatError(400, f"config.dimensions must be a positive integer, got {dims!r}")
+    return dims
+
+
+def vectors_handler(variant: Purpose | None) -> Any:
+    @observed("transformers_vectors", render_error)
+    async def vectors(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        config = body.get("config") or {}
+        if not isinstance(config, dict):
+            raise CompatError(400, "config must be an object")
+        body["config"] = config
+        purpose = _purpose(body, variant)
+        _, cfg = resolve_collection(request)
+        overrides = Overrides(dimensions=_dimensions(config))
+        if "texts" in body:
+            texts = body["texts"]
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                raise CompatError(400, "texts must be a list of strings")
+            out = await embed_texts(request, texts, purpose, cfg, overrides)
+            return web.json_response({"vectors": out.vectors, "dims": out.dimensions})
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise CompatError(400, "text must be a string (or send texts: a list of strings)")
+        out = await embed_texts(request, [text], purpose, cfg, overrides)
+        dims = out.dimensions
+        return web.json_response(
+            {"text": text, "vector": out.vectors[0], "dim": dims, "dims": dims}
+        )
+
+    return vectors
+
+
+def register(http: web.Application) -> None:
+    for prefix in PREFIXES:
+        for sub, variant in VARIANTS.items():
+            base = prefix + sub
+            http.router.add_get(base + "/.well-known/live", live)
+            http.router.add_get(base + "/.well-known/ready", ready)
+            http.router.add_get(base + "/meta", meta)
+            handler = vectors_handler(variant)
+            http.router.add_post(base + "/vectors", handler)
+            http.router.add_post(base + "/vectors/", handler)
