@@ -3,7 +3,8 @@
 - `vectorizer embed TEXT...`: call a running server, print each vector's
   dimension and first values (or its item error).
 - `vectorizer validate CONFIG.json`: check a collection's moduleConfig JSON
-  locally (no server, no AWS call) and print every problem.
+  (bare, under "text2vec-aws", or a whole Weaviate class definition with its
+  properties) locally (no server, no AWS call) and print every problem.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
+from vectorizer.text import PropertySettings, TextSettings, check_vectorizable
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -54,6 +57,36 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+MODULE = "text2vec-aws"
+
+
+def class_parts(data: Any) -> tuple[Any, str, dict[str, PropertySettings] | None]:
+    """A file's moduleConfig, class name and property settings.
+
+    Accepts a bare moduleConfig, `{"text2vec-aws": {...}}`, or a whole
+    Weaviate class definition (`class`, `moduleConfig`, `properties`), whose
+    properties are then checked for one vectorizable text property too.
+    """
+    if not isinstance(data, dict):
+        return data, "", None
+    if "class" in data or "properties" in data:
+        module = (data.get("moduleConfig") or {}).get(MODULE, {})
+        props: dict[str, PropertySettings] = {}
+        for prop in data.get("properties") or []:
+            mc = (prop.get("moduleConfig") or {}).get(MODULE, {})
+            indexed = prop.get("indexSearchable", prop.get("indexInverted"))
+            props[prop.get("name", "")] = PropertySettings(
+                skip=bool(mc.get("skip", False)),
+                vectorize_property_name=bool(mc.get("vectorizePropertyName", False)),
+                data_type=(prop.get("dataType") or [""])[0],
+                indexed=None if indexed is None else bool(indexed),
+            )
+        return module, str(data.get("class", "")), props
+    if set(data) == {MODULE}:
+        return data[MODULE], "", None
+    return data, "", None
+
+
 def _validate(args: argparse.Namespace) -> int:
     from vectorizer.service import validate_config_locally
 
@@ -63,7 +96,16 @@ def _validate(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"{args.config}: cannot read JSON: {exc}", file=sys.stderr)
         return 2
-    errors = validate_config_locally(data)
+    module, class_name, props = class_parts(data)
+    errors = validate_config_locally(module)
+    if props is not None and isinstance(module, dict):
+        settings = TextSettings(
+            class_name=class_name,
+            vectorize_class_name=bool(module.get("vectorizeClassName", False)),
+            properties=tuple(module.get("properties") or ()),
+            property_settings=props,
+        )
+        errors.extend(check_vectorizable(settings))
     if errors:
         for e in errors:
             print(f"{args.config}: {e}")
