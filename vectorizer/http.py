@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vectorizer import metrics
 from vectorizer.app import App
+from vectorizer.auth import BearerAuth, bearer_middleware
 
 APP_KEY: web.AppKey[App] = web.AppKey("vectorizer_app", App)
 
@@ -36,8 +37,12 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return resp
 
 
-def make_http_app(app: App) -> web.Application:
-    http = web.Application(client_max_size=app.settings.max_request_bytes + 1024 * 1024)
+def make_http_app(app: App, auth: BearerAuth | None = None) -> web.Application:
+    """The side port's routes; with `auth`, all but health need the bearer token."""
+    http = web.Application(
+        client_max_size=app.settings.max_request_bytes + 1024 * 1024,
+        middlewares=[bearer_middleware(auth)] if auth is not None else [],
+    )
     http[APP_KEY] = app
     http.router.add_get("/healthz", healthz)
     http.router.add_get("/readyz", readyz)

@@ -1,17 +1,71 @@
 """Logging set-up: readable text by default, one JSON object per line with
 `--log-format json`. Extra fields given with `extra={...}` (request id,
 method, collection, model, items, duration) appear in both forms.
+
+`redact(text, secrets, identifiers)` strips credentials from text bound for
+a caller or a log: the given secret values, the given key ids (all but the
+last four characters), and what AWS can echo back (signatures, session
+tokens, canonical requests). `RedactFilter` applies the pattern part to every
+log line as a second line of defence.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
+from collections.abc import Iterable
 
 # Attributes every LogRecord has; anything else came in through `extra`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+REDACTED = "[redacted]"
+# What an AWS error or a library could echo: SigV4 parts, tokens, bearer
+# headers, and the canonical request / string-to-sign AWS appends to
+# InvalidSignature messages (it contains every signed header, the session
+# token included).
+_CUT = (
+    re.compile(r"(?is)\s*The Canonical String for this request should have been.*"),
+    re.compile(r"(?is)\s*The String-to-Sign should have been.*"),
+)
+# Each keeps its group 1 (the name) and masks the value after it.
+_MASK = (
+    re.compile(r"(?i)((?:x-amz-security-token|x-aws-session-token|x-aws-secret-key)\s*[:=]\s*)\S+"),
+    re.compile(r"(?i)(authorization\s*[:=]\s*)[^\n]+"),
+    re.compile(r"(Signature=)[0-9a-fA-F]+"),
+    re.compile(r"(Credential=)[^\s,]+"),
+)
+
+
+def redact(
+    text: str, secrets: Iterable[str | None] = (), identifiers: Iterable[str | None] = ()
+) -> str:
+    """`text` without credentials; key ids keep their last four characters."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    for ident in identifiers:
+        if ident and len(ident) >= 8:
+            text = text.replace(ident, "***" + ident[-4:])
+    for cut in _CUT:
+        text = cut.sub("", text)
+    for mask in _MASK:
+        text = mask.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+class RedactFilter(logging.Filter):
+    """Applies `redact`'s patterns to every formatted log message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
@@ -48,6 +102,7 @@ class TextFormatter(logging.Formatter):
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RedactFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -25,13 +25,14 @@ from grpc_reflection.v1alpha import reflection
 
 from vectorizer import __version__
 from vectorizer.app import App, build_app
+from vectorizer.auth import BearerAuth, BearerTokenInterceptor, TlsConfig
+from vectorizer.decoding import add_vectorizer_service
 from vectorizer.errors import ConfigError
 from vectorizer.http import make_http_app
 from vectorizer.logs import setup_logging
 from vectorizer.service import VectorizerService
 from vectorizer.settings import Settings, parse_settings
 from vectorizer.v1 import vectorizer_pb2 as pb
-from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
 log = logging.getLogger("vectorizer.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Vectorizer"].full_name
@@ -56,9 +57,19 @@ class Server:
     """Owns the gRPC server, the HTTP runner and the drain sequence."""
 
     def __init__(self, settings: Settings, app: App):
+        """Raises ConfigError when a TLS or token file is missing or unreadable."""
         self.settings = settings
         self.app = app
-        self.grpc = grpc.aio.server(options=grpc_options(settings))
+        self.tls = (
+            TlsConfig.load(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+            if settings.tls_cert
+            else None
+        )
+        self.auth = (
+            BearerAuth.from_file(settings.auth_token_file) if settings.auth_token_file else None
+        )
+        interceptors = [BearerTokenInterceptor(self.auth)] if self.auth else []
+        self.grpc = grpc.aio.server(options=grpc_options(settings), interceptors=interceptors)
         self.health = health.aio.HealthServicer()
         self.http_runner: web.AppRunner | None = None
         self.grpc_port = 0
@@ -67,22 +78,28 @@ class Server:
         self._signals = 0
 
     async def start(self) -> None:
-        pb_grpc.add_VectorizerServicer_to_server(VectorizerService(self.app), self.grpc)
+        add_vectorizer_service(VectorizerService(self.app), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc
         )
         for name in ("", SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.grpc_port = self.grpc.add_insecure_port(self.settings.grpc_address)
+        if self.tls is not None:
+            self.grpc_port = self.grpc.add_secure_port(
+                self.settings.grpc_address, self.tls.grpc_credentials()
+            )
+        else:
+            self.grpc_port = self.grpc.add_insecure_port(self.settings.grpc_address)
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC address {self.settings.grpc_address}")
         await self.grpc.start()
 
-        self.http_runner = web.AppRunner(make_http_app(self.app), access_log=None)
+        self.http_runner = web.AppRunner(make_http_app(self.app, self.auth), access_log=None)
         await self.http_runner.setup()
         host, port = _split_address(self.settings.http_address)
-        site = web.TCPSite(self.http_runner, host, port, reuse_port=True)
+        ssl_context = self.tls.ssl_context() if self.tls is not None else None
+        site = web.TCPSite(self.http_runner, host, port, reuse_port=True, ssl_context=ssl_context)
         await site.start()
         self.http_port = self.http_runner.addresses[0][1]
 
@@ -126,10 +143,15 @@ class Server:
 async def serve(settings: Settings) -> int:
     try:
         app = build_app(settings)
+        server = Server(settings, app)
     except ConfigError as exc:
         log.error("invalid configuration: %s", "; ".join(exc.errors))
         return 2
-    server = Server(settings, app)
+    if server.tls is not None:
+        mutual = " with client certificates required" if server.tls.mutual else ""
+        log.info("TLS on the gRPC and HTTP ports%s", mutual)
+    if server.auth is not None:
+        log.info("bearer token required on every call but health checks")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.request_stop)

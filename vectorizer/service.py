@@ -12,11 +12,11 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import struct_pb2
 
 from vectorizer import __version__, metrics
 from vectorizer.app import App
@@ -29,11 +29,19 @@ from vectorizer.config import (
     parse_config_json,
     resolve,
 )
+from vectorizer.decoding import Lenient, Undecodable, unwrap
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
+from vectorizer.logs import redact
 from vectorizer.settings import Settings
-from vectorizer.text import PropertySettings, TextSettings, build_text, check_vectorizable
+from vectorizer.text import (
+    PropertySettings,
+    TextSettings,
+    build_text,
+    check_vectorizable,
+    is_blank,
+)
 from vectorizer.transport import AwsCredentials
-from vectorizer.types import ItemResult, Purpose
+from vectorizer.types import ItemError, ItemResult, Purpose
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -41,6 +49,17 @@ log = logging.getLogger("vectorizer.service")
 R = TypeVar("R")
 
 CREDENTIAL_KEYS = ("x-aws-access-key", "x-aws-secret-key", "x-aws-session-token")
+
+INVALID_UTF8_TEXT = ItemError("INVALID_UTF8", "text is not valid UTF-8; send UTF-8 text", False)
+BLANK_OBJECT = ItemError(
+    "BLANK_TEXT",
+    "object produced no text to embed: its text properties are empty or only whitespace; "
+    "give it text, or set vectorizeClassName to embed the class name",
+    False,
+)
+INVALID_UTF8_OBJECT = ItemError(
+    "INVALID_UTF8", "object holds a string that is not valid UTF-8; send UTF-8 text", False
+)
 
 
 def to_purpose(value: int) -> Purpose:
@@ -61,7 +80,17 @@ def credentials_from_metadata(metadata: Sequence[tuple[str, Any]] | None) -> Aws
     return AwsCredentials(str(access), str(secret), values.get("x-aws-session-token") or None)
 
 
-def results_to_proto(results: Sequence[ItemResult]) -> list[pb.Result]:
+def scrubber(metadata: Iterable[tuple[str, Any]] | None) -> Callable[[str], str]:
+    """Strips this call's credentials (and AWS echoes of any) from text for the caller."""
+    values = {k.lower(): str(v) for k, v in (metadata or ()) if k.lower() in CREDENTIAL_KEYS}
+    secrets = (values.get("x-aws-secret-key"), values.get("x-aws-session-token"))
+    ids = (values.get("x-aws-access-key"),)
+    return lambda text: redact(text, secrets, ids)
+
+
+def results_to_proto(
+    results: Sequence[ItemResult], clean: Callable[[str], str] = str
+) -> list[pb.Result]:
     out = []
     for r in results:
         if r.vector is not None:
@@ -71,11 +100,33 @@ def results_to_proto(results: Sequence[ItemResult]) -> list[pb.Result]:
             out.append(
                 pb.Result(
                     error=pb.ItemError(
-                        code=r.error.code, message=r.error.message, retryable=r.error.retryable
+                        code=r.error.code,
+                        message=clean(r.error.message),
+                        retryable=r.error.retryable,
                     )
                 )
             )
     return out
+
+
+def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as plain Python values (json_format refuses NaN; callers may send it)."""
+    return {key: _value(value) for key, value in struct.fields.items()}
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    if kind == "struct_value":
+        return struct_dict(value.struct_value)
+    if kind == "number_value":
+        return value.number_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None
 
 
 def text_settings(
@@ -122,16 +173,20 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             Kind.INVALID_ARGUMENT, "set either config (inline) or collection (a loaded name)"
         )
 
-    def _check_texts(self, texts: Sequence[str]) -> None:
+    def _check_count(self, count: int) -> None:
         limits = self.app.settings
-        if not texts:
+        if not count:
             raise VectorizerError(Kind.INVALID_ARGUMENT, "no texts: send at least one")
-        if len(texts) > limits.max_items:
+        if count > limits.max_items:
             raise VectorizerError(
                 Kind.INVALID_ARGUMENT,
-                f"{len(texts)} items exceed the limit of {limits.max_items} per request; "
+                f"{count} items exceed the limit of {limits.max_items} per request; "
                 "split the request",
             )
+
+    def _check_texts(self, texts: Sequence[str]) -> None:
+        limits = self.app.settings
+        self._check_count(len(texts))
         total = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
         if total > limits.max_request_bytes:
             raise VectorizerError(
@@ -139,6 +194,26 @@ class VectorizerService(pb_grpc.VectorizerServicer):
                 f"request holds {total} bytes of text, over the limit of "
                 f"{limits.max_request_bytes}; split the request",
             )
+
+    def _item_errors(
+        self, texts: Sequence[str], not_utf8: frozenset[int], utf8_error: ItemError
+    ) -> dict[int, ItemError]:
+        """Items refused before any upstream call: not UTF-8, or over --max-text-bytes."""
+        limit = self.app.settings.max_text_bytes
+        errors = {i: utf8_error for i in not_utf8}
+        for i, text in enumerate(texts):
+            # A UTF-8 length is at most 4 bytes per character and at least 1.
+            if i in errors or len(text) * 4 <= limit:
+                continue
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                errors[i] = ItemError(
+                    "TEXT_TOO_LARGE",
+                    f"text is {size} bytes of UTF-8, over the limit of {limit} per text "
+                    "(--max-text-bytes); shorten or split it",
+                    False,
+                )
+        return errors
 
     async def _credentials(self, context: grpc.aio.ServicerContext) -> AwsCredentials:
         creds = credentials_from_metadata(context.invocation_metadata())
@@ -157,19 +232,39 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         cfg_msg: pb.CollectionConfig,
         context: grpc.aio.ServicerContext,
         info: dict[str, Any],
+        refused: dict[int, ItemError] | None = None,
     ) -> pb.VectorizeResponse:
+        """Embed `texts`; items in `refused` get their error and skip the engine."""
+        refused = refused or {}
         if self.app.settings.log_inputs:
             # Opt-in only (--log-inputs): input text is user data.
             info["inputs"] = texts
         config = resolve(cfg_msg)
         prepared = self.app.engine.prepare(config)
         info["model"] = self.app.engine.label(prepared)
+        todo = [i for i in range(len(texts)) if i not in refused]
+        if not todo:
+            results = [ItemResult.fail(refused[i]) for i in range(len(texts))]
+            return pb.VectorizeResponse(
+                results=results_to_proto(results),
+                model=prepared.target,
+                dimensions=prepared.dimensions or 0,
+                usage=pb.Usage(),
+            )
         credentials = await self._credentials(context)
         outcome = await self.app.engine.embed(
-            prepared, texts, purpose, credentials, self._deadline(context)
+            prepared, [texts[i] for i in todo], purpose, credentials, self._deadline(context)
         )
+        merged = outcome.results
+        if refused:
+            merged = [
+                ItemResult.fail(refused[i]) if i in refused else ItemResult()
+                for i in range(len(texts))
+            ]
+            for i, result in zip(todo, outcome.results, strict=True):
+                merged[i] = result
         return pb.VectorizeResponse(
-            results=results_to_proto(outcome.results),
+            results=results_to_proto(merged, scrubber(context.invocation_metadata())),
             model=outcome.model,
             dimensions=outcome.dimensions,
             usage=pb.Usage(input_tokens=outcome.input_tokens),
@@ -178,49 +273,69 @@ class VectorizerService(pb_grpc.VectorizerServicer):
     # -- RPCs --------------------------------------------------------------
 
     async def Vectorize(
-        self, request: pb.VectorizeRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.VectorizeRequest | Lenient[pb.VectorizeRequest] | Undecodable,
+        context: grpc.aio.ServicerContext,
     ) -> pb.VectorizeResponse:
         async def run(info: dict[str, Any]) -> pb.VectorizeResponse:
-            cfg, info["collection"] = self._config_message(request)
-            texts = list(request.texts)
+            msg: pb.VectorizeRequest
+            msg, not_utf8 = unwrap(request)
+            cfg, info["collection"] = self._config_message(msg)
+            texts = list(msg.texts)
             info["items"] = len(texts)
             self._check_texts(texts)
-            return await self._embed(texts, to_purpose(request.purpose), cfg, context, info)
+            refused = self._item_errors(texts, not_utf8, INVALID_UTF8_TEXT)
+            purpose = to_purpose(msg.purpose)
+            return await self._embed(texts, purpose, cfg, context, info, refused)
 
         return await self._observe("Vectorize", context, run)
 
     async def VectorizeObjects(
-        self, request: pb.VectorizeObjectsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.VectorizeObjectsRequest | Lenient[pb.VectorizeObjectsRequest] | Undecodable,
+        context: grpc.aio.ServicerContext,
     ) -> pb.VectorizeResponse:
         async def run(info: dict[str, Any]) -> pb.VectorizeResponse:
-            cfg, info["collection"] = self._config_message(request)
-            info["items"] = len(request.objects)
+            msg: pb.VectorizeObjectsRequest
+            msg, not_utf8 = unwrap(request)
+            cfg, info["collection"] = self._config_message(msg)
+            info["items"] = len(msg.objects)
+            # Count first: building texts for an oversized request is wasted work.
+            self._check_count(len(msg.objects))
             config = resolve(cfg)
-            settings = text_settings(config, request.class_name, request.property_schema)
+            settings = text_settings(config, msg.class_name, msg.property_schema)
             texts = [
-                build_text(json_format.MessageToDict(obj.properties), settings)
-                for obj in request.objects
+                "" if i in not_utf8 else build_text(struct_dict(obj.properties), settings)
+                for i, obj in enumerate(msg.objects)
             ]
             self._check_texts(texts)
-            return await self._embed(texts, to_purpose(request.purpose), cfg, context, info)
+            refused = self._item_errors(texts, not_utf8, INVALID_UTF8_OBJECT)
+            refused.update(
+                {i: BLANK_OBJECT for i, t in enumerate(texts) if i not in refused and is_blank(t)}
+            )
+            purpose = to_purpose(msg.purpose)
+            return await self._embed(texts, purpose, cfg, context, info, refused)
 
         return await self._observe("VectorizeObjects", context, run)
 
     async def ValidateConfig(
-        self, request: pb.ValidateConfigRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.ValidateConfigRequest | Undecodable,
+        context: grpc.aio.ServicerContext,
     ) -> pb.ValidateConfigResponse:
         async def run(info: dict[str, Any]) -> pb.ValidateConfigResponse:
-            errors = validate_all(
-                self.app, request.config, request.class_name, request.property_schema
-            )
+            msg: pb.ValidateConfigRequest
+            msg, _ = unwrap(request)
+            errors = validate_all(self.app, msg.config, msg.class_name, msg.property_schema)
             return pb.ValidateConfigResponse(valid=not errors, errors=errors)
 
         return await self._observe("ValidateConfig", context, run)
 
     async def GetMeta(
-        self, request: pb.GetMetaRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetMetaRequest | Undecodable, context: grpc.aio.ServicerContext
     ) -> pb.GetMetaResponse:
         async def run(info: dict[str, Any]) -> pb.GetMetaResponse:
+            unwrap(request)
             return meta(self.app)
 
         return await self._observe("GetMeta", context, run)
@@ -241,7 +356,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         try:
             return await run(info)
         except VectorizerError as exc:
-            code, message = GRPC_STATUS[exc.kind], exc.message
+            code, message = GRPC_STATUS[exc.kind], scrubber(md.items())(exc.message)
         except Exception:  # noqa: BLE001 - the last line of defence: never UNKNOWN
             log.exception("internal error", extra={"request_id": info["request_id"]})
             code, message = (

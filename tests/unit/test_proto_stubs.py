@@ -6,8 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
-GENERATED = ("vectorizer_pb2.py", "vectorizer_pb2.pyi", "vectorizer_pb2_grpc.py")
+GENERATED = (
+    "vectorizer_pb2.py",
+    "vectorizer_pb2.pyi",
+    "vectorizer_pb2_grpc.py",
+    "internal_pb2.py",
+    "internal_pb2.pyi",
+)
+PROTOS = ("vectorizer.proto", "internal.proto")
 
 
 def test_committed_stubs_match_proto(tmp_path: Path) -> None:
@@ -20,7 +29,7 @@ def test_committed_stubs_match_proto(tmp_path: Path) -> None:
             f"--python_out={tmp_path}",
             f"--pyi_out={tmp_path}",
             f"--grpc_python_out={tmp_path}",
-            str(ROOT / "proto/vectorizer/v1/vectorizer.proto"),
+            *(str(ROOT / "proto/vectorizer/v1" / name) for name in PROTOS),
         ],
         check=True,
     )
@@ -30,8 +39,9 @@ def test_committed_stubs_match_proto(tmp_path: Path) -> None:
         assert fresh == committed, f"vectorizer/v1/{name} is stale: run `make proto`"
 
 
-def test_every_message_and_field_is_commented() -> None:
-    lines = (ROOT / "proto/vectorizer/v1/vectorizer.proto").read_text().splitlines()
+@pytest.mark.parametrize("proto", PROTOS)
+def test_every_message_and_field_is_commented(proto: str) -> None:
+    lines = (ROOT / "proto/vectorizer/v1" / proto).read_text().splitlines()
     undocumented = []
     for i, line in enumerate(lines):
         s = line.strip()
