@@ -203,6 +203,10 @@ class _Run:
                     return [ItemResult.fail(exc.item_error())] * len(texts)
                 delay = backoff_delay(attempt, self.e._retry)
                 attempt += 1
+                if exc.retry_reason == "timeout" and self.time_left() <= 0:
+                    # The call was cut short by the caller's deadline, not by AWS.
+                    error = _deadline_error("while the upstream call was in flight")
+                    return [ItemResult.fail(error)] * len(texts)
                 if attempt >= self.e._retry.max_attempts or delay >= self.time_left():
                     return [ItemResult.fail(_gave_up(exc, attempt))] * len(texts)
                 metrics.RETRIES.labels(service, label, exc.retry_reason or "other").inc()
