@@ -114,8 +114,8 @@ def decode_vectorize(
     """VectorizeRequest; texts that are not UTF-8 become `bad_items`."""
     try:
         return pb.VectorizeRequest.FromString(data)
-    except Exception:  # noqa: BLE001 - fall through to the item-by-item read
-        pass
+    except Exception as exc:  # noqa: BLE001 - fall through to the item-by-item read
+        first = exc
     try:
         mirror = ib.VectorizeRequestBytes.FromString(data)
         texts, bad = _texts(mirror.texts)
@@ -123,10 +123,9 @@ def decode_vectorize(
         _set_target(mirror, message)
     except _Refused as exc:
         return Undecodable(f"cannot decode the request: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a deserializer must never raise
-        return Undecodable(
-            f"cannot decode the request as vectorizer.v1.VectorizeRequest: {_why(exc)}"
-        )
+    except Exception:  # noqa: BLE001 - a deserializer must never raise
+        # The public parse's reason: the mirror's would name a private type.
+        return Undecodable(f"cannot decode the request: {_why(first)}")
     return Lenient(message, bad)
 
 
@@ -136,8 +135,8 @@ def decode_vectorize_objects(
     """VectorizeObjectsRequest; objects holding non-UTF-8 strings become `bad_items`."""
     try:
         return pb.VectorizeObjectsRequest.FromString(data)
-    except Exception:  # noqa: BLE001 - fall through to the item-by-item read
-        pass
+    except Exception as exc:  # noqa: BLE001 - fall through to the item-by-item read
+        first = exc
     try:
         mirror = ib.VectorizeObjectsRequestBytes.FromString(data)
         message = pb.VectorizeObjectsRequest(
@@ -155,10 +154,8 @@ def decode_vectorize_objects(
         _set_target(mirror, message)
     except _Refused as exc:
         return Undecodable(f"cannot decode the request: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a deserializer must never raise
-        return Undecodable(
-            f"cannot decode the request as vectorizer.v1.VectorizeObjectsRequest: {_why(exc)}"
-        )
+    except Exception:  # noqa: BLE001 - a deserializer must never raise
+        return Undecodable(f"cannot decode the request: {_why(first)}")
     return Lenient(message, frozenset(bad))
 
 
