@@ -1,0 +1,302 @@
+"""SageMaker Runtime InvokeEndpoint, as the emulator answers it.
+
+A SageMaker endpoint runs a container of its owner's choice, so the body
+format is the container's: a *dialect*. Parts:
+
+- `Endpoint`: one endpoint (name, dialect, dimensions, max batch, max tokens
+  per text for TEI).
+- `DEFAULT_ENDPOINTS` / `load_endpoints`: the built-ins, always present,
+  plus those of a JSON file `{"name": {"dialect": ..., "dimensions": n,
+  "max_batch": n}}`.
+- `ContainerError`: the container answered non-2xx; the app wraps it in the
+  `ModelError` (424) SageMaker returns, with `OriginalStatusCode` and
+  `OriginalMessage` (the container's body).
+- `DIALECTS` / `plan_invocation(endpoint, body)`: per dialect, read the
+  container's request shape and return an `EmbedPlan` rendering its
+  response shape:
+
+  - tei: `{"inputs": s or [..], "normalize", "truncate"}` -> `[[..], ..]`
+  - jumpstart, text2vec-aws: `{"text_inputs": [..], "mode": "embedding"}`
+    -> `{"embedding": [[..]]}`
+  - hf: `{"inputs": [..]}` -> `[[..], ..]` (sentence level)
+  - hf-token: `{"inputs": [..]}` -> `[[[..] per token] per text]`
+  - sentence-transformers: `{"inputs": [..]}` -> `{"embeddings": [[..]]}`
+  - openai: `{"input": s or [..], "model", "encoding_format", "dimensions"}`
+    -> `{"object": "list", "data": [{"embedding", "index"}], "usage"}`
+  - cohere: `{"texts": [..], "input_type"}` -> `{"embeddings": [[..]], ...}`
+
+`hf-token` answers one vector per whitespace word of each text
+(`vectors.token_vectors`): their mean is `deterministic_vector(text, dim)`,
+so mean pooling gives a known value. Cohere vectors depend on `input_type`
+as on Bedrock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vectorizer.emulator.vectors import token_count, token_vectors
+from vectorizer.emulator.wire import EmbedPlan, Vectors, cut_words, new_request_id
+
+DEFAULT_MAX_BATCH = 64
+DEFAULT_MAX_TOKENS = 512
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+MAX_NAME_LENGTH = 63
+
+
+class ContainerError(Exception):
+    """The model container answered `status` with body `message`."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    dialect: str
+    dimensions: int = 384
+    max_batch: int = DEFAULT_MAX_BATCH
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+
+def _json_error(status: int, **body: Any) -> ContainerError:
+    return ContainerError(status, json.dumps(body))
+
+
+def _texts(value: Any, field: str, status: int = 400) -> list[str]:
+    """A string or a non-empty list of strings, else the container's 400."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(t, str) for t in value):
+        return value
+    raise _json_error(status, error=f"`{field}` must be a string or a non-empty list of strings")
+
+
+def _require(body: Any, field: str, complaint: str) -> Any:
+    if not isinstance(body, dict) or field not in body:
+        raise ContainerError(400, complaint)
+    return body[field]
+
+
+def _check_batch(endpoint: Endpoint, texts: list[str]) -> None:
+    if len(texts) > endpoint.max_batch:
+        raise _json_error(
+            413,
+            error=f"batch size {len(texts)} > maximum allowed batch size {endpoint.max_batch}",
+            error_type="Validation",
+        )
+
+
+def _tei(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    inputs = _require(
+        body,
+        "inputs",
+        json.dumps(
+            {
+                "error": "Failed to deserialize the JSON body into the target type: "
+                "missing field `inputs`",
+                "error_type": "Validation",
+            }
+        ),
+    )
+    texts = _texts(inputs, "inputs")
+    _check_batch(endpoint, texts)
+    normalize = body.get("normalize", True) is not False
+    truncate = body.get("truncate", False) is True
+    direction = body.get("truncation_direction", "Right")
+    fitted = []
+    for text in texts:
+        count = token_count(text)
+        if count > endpoint.max_tokens:
+            if not truncate:
+                raise _json_error(
+                    413,
+                    error=f"Input validation error: `inputs` must have less than "
+                    f"{endpoint.max_tokens} tokens. Given: {count}",
+                    error_type="Validation",
+                )
+            text = cut_words(text, endpoint.max_tokens, keep_start=direction != "Left")
+        fitted.append(text)
+    return EmbedPlan(fitted, endpoint.dimensions, list, normalize=normalize, batched=True)
+
+
+def _jumpstart(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    inputs = _require(body, "text_inputs", "Unable to find 'text_inputs' in the request payload.")
+    texts = _texts(inputs, "text_inputs")
+    mode = body.get("mode", "embedding")
+    if mode != "embedding":
+        raise ContainerError(400, f"Unsupported mode '{mode}'; this model supports 'embedding'.")
+    _check_batch(endpoint, texts)
+    return EmbedPlan(texts, endpoint.dimensions, lambda v: {"embedding": v}, batched=True)
+
+
+def _hf_inputs(endpoint: Endpoint, body: Any) -> list[str]:
+    inputs = _require(
+        body,
+        "inputs",
+        json.dumps({"code": 400, "type": "InternalServerException", "message": "'inputs'"}),
+    )
+    texts = _texts(inputs, "inputs")
+    _check_batch(endpoint, texts)
+    return texts
+
+
+def _hf(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    return EmbedPlan(_hf_inputs(endpoint, body), endpoint.dimensions, list, batched=True)
+
+
+def _hf_token(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    texts = _hf_inputs(endpoint, body)
+
+    def render(vectors: Vectors) -> list[list[list[float]]]:
+        out = []
+        for text, vector in zip(texts, vectors, strict=False):
+            tokens = token_vectors(text, endpoint.dimensions)
+            out.append([t[: len(vector)] for t in tokens])
+        return out
+
+    return EmbedPlan(texts, endpoint.dimensions, render, batched=True)
+
+
+def _sentence_transformers(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    texts = _hf_inputs(endpoint, body)
+    return EmbedPlan(texts, endpoint.dimensions, lambda v: {"embeddings": v}, batched=True)
+
+
+def _openai_error(message: str) -> ContainerError:
+    return _json_error(
+        400, object="error", message=message, type="BadRequestError", param=None, code=400
+    )
+
+
+def _openai(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    if not isinstance(body, dict) or "input" not in body:
+        raise _openai_error(
+            "[{'type': 'missing', 'loc': ('body', 'input'), 'msg': 'Field required'}]"
+        )
+    texts = _texts(body["input"], "input")
+    _check_batch(endpoint, texts)
+    model = body.get("model") or endpoint.name
+    encoding = body.get("encoding_format", "float")
+    if encoding not in ("float", "base64"):
+        raise _openai_error(f"encoding_format must be 'float' or 'base64', got {encoding!r}")
+    dim = body.get("dimensions") or endpoint.dimensions
+    if not isinstance(dim, int) or not 1 <= dim <= endpoint.dimensions:
+        raise _openai_error(f"dimensions must be an integer from 1 to {endpoint.dimensions}")
+    tokens = sum(token_count(t) for t in texts)
+
+    def encode(vector: list[float]) -> Any:
+        if encoding == "float":
+            return vector
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+    def render(vectors: Vectors) -> dict[str, Any]:
+        data = [
+            {"object": "embedding", "index": i, "embedding": encode(v)}
+            for i, v in enumerate(vectors)
+        ]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return {"object": "list", "data": data, "model": model, "usage": usage}
+
+    return EmbedPlan(texts, dim, render, tokens=tokens, batched=True)
+
+
+def _cohere(endpoint: Endpoint, body: Any) -> EmbedPlan:
+    inputs = _require(body, "texts", json.dumps({"message": "invalid request: texts is required"}))
+    texts = _texts(inputs, "texts")
+    input_type = body.get("input_type")
+    if input_type not in ("search_document", "search_query", "classification", "clustering"):
+        raise ContainerError(
+            400,
+            json.dumps(
+                {
+                    "message": "invalid request: valid input_type must be provided with the "
+                    "provided model"
+                }
+            ),
+        )
+    _check_batch(endpoint, texts)
+    request_id = new_request_id()
+
+    def render(vectors: Vectors) -> dict[str, Any]:
+        return {
+            "id": request_id,
+            "embeddings": vectors,
+            "texts": texts,
+            "response_type": "embeddings_floats",
+        }
+
+    return EmbedPlan(texts, endpoint.dimensions, render, purpose=input_type, batched=True)
+
+
+DIALECTS: dict[str, Callable[[Endpoint, Any], EmbedPlan]] = {
+    "tei": _tei,
+    "jumpstart": _jumpstart,
+    "text2vec-aws": _jumpstart,
+    "hf": _hf,
+    "hf-token": _hf_token,
+    "sentence-transformers": _sentence_transformers,
+    "openai": _openai,
+    "cohere": _cohere,
+}
+
+DEFAULT_ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        Endpoint("tei-small", "tei"),
+        Endpoint("jumpstart-gte", "jumpstart"),
+        Endpoint("hf-feature", "hf"),
+        Endpoint("hf-token", "hf-token"),
+        Endpoint("st-custom", "sentence-transformers"),
+        Endpoint("openai-vllm", "openai"),
+        Endpoint("cohere-sm", "cohere", dimensions=1024, max_batch=96),
+        Endpoint("weaviate-t2v", "text2vec-aws"),
+    )
+}
+
+
+def endpoint_from_dict(name: str, spec: Any) -> Endpoint:
+    """One endpoint from its JSON description; ValueError says what is wrong."""
+    if not NAME_PATTERN.match(name) or len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"endpoint name {name!r} breaks SageMaker's naming rule")
+    if not isinstance(spec, dict) or spec.get("dialect") not in DIALECTS:
+        raise ValueError(f"endpoint {name}: dialect must be one of {sorted(DIALECTS)}")
+    unknown = set(spec) - {"dialect", "dimensions", "max_batch", "max_tokens"}
+    if unknown:
+        raise ValueError(f"endpoint {name}: unknown keys {sorted(unknown)}")
+    numbers = {k: spec[k] for k in ("dimensions", "max_batch", "max_tokens") if k in spec}
+    for key, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"endpoint {name}: {key} must be a positive integer")
+    return Endpoint(name, spec["dialect"], **numbers)
+
+
+def load_endpoints(path: str | Path | None) -> dict[str, Endpoint]:
+    """The built-in endpoints, plus (overriding by name) those in the JSON file."""
+    endpoints = dict(DEFAULT_ENDPOINTS)
+    if path is not None:
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ValueError("the endpoints file must hold a JSON object of name -> spec")
+        for name, spec in data.items():
+            endpoints[name] = endpoint_from_dict(name, spec)
+    return endpoints
+
+
+def plan_invocation(endpoint: Endpoint, raw_body: bytes) -> EmbedPlan:
+    """The plan for one InvokeEndpoint body; ContainerError as the container would fail."""
+    try:
+        body = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        raise ContainerError(400, "Failed to parse the request body as JSON") from None
+    return DIALECTS[endpoint.dialect](endpoint, body)

@@ -1,0 +1,85 @@
+"""What the emulator's services share on the wire.
+
+Parts:
+
+- `AwsError`: an AWS error answer (HTTP status, error code, message, extra
+  body fields), raised anywhere while serving and rendered once by
+  `error_answer`: a JSON body plus the `x-amzn-ErrorType` header that
+  botocore's rest-json parser reads for `Error.Code` (it keeps the part before
+  the first `:`).
+- `EmbedPlan`: a validated request, reduced to what the answer needs: the
+  texts to embed (after the model's own truncation), the vector size and
+  kind, the input token estimate, and `render`, which turns the vectors into
+  the service's response body. Keeping vectors apart from rendering lets the
+  app corrupt them (fault injection) the same way for every family.
+- `cut_words`: truncation by whitespace words, keeping either end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+_NAMESPACES = {
+    "bedrock": "http://internal.amazon.com/coral/com.amazon.bedrock/",
+    "sagemaker": "http://internal.amazon.com/coral/com.amazon.sagemaker.runtime/",
+}
+# Bedrock's modeled errors carry `message`; SageMaker's carry `Message`.
+_MESSAGE_KEY = {"bedrock": "message", "sagemaker": "Message"}
+_WORD = re.compile(r"\S+")
+
+
+class AwsError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_answer(service: str, error: AwsError) -> tuple[bytes, dict[str, str]]:
+    """(body, headers) of `error` as `service` sends it."""
+    body = {_MESSAGE_KEY.get(service, "message"): error.message, **error.extra}
+    namespace = _NAMESPACES.get(service, _NAMESPACES["bedrock"])
+    headers = {
+        "Content-Type": "application/json",
+        "x-amzn-ErrorType": f"{error.code}:{namespace}",
+    }
+    return json.dumps(body).encode(), headers
+
+
+Vectors = list[list[float]]
+
+
+@dataclass
+class EmbedPlan:
+    texts: list[str]
+    dim: int
+    render: Callable[[Vectors], Any]
+    normalize: bool = True
+    purpose: str | None = None
+    tokens: int = 0
+    batched: bool = False  # several vectors per answer: "one vector too few" applies
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def cut_words(text: str, limit: int, keep_start: bool) -> str:
+    """`text` cut to `limit` whitespace words, keeping the start or the end."""
+    words = list(_WORD.finditer(text))
+    if len(words) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    if keep_start:
+        return text[: words[limit - 1].end()]
+    return text[words[-limit].start() :]
