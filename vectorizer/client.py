@@ -93,7 +93,7 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
 
 
-def to_purpose(purpose: PurposeName) -> int:
+def to_purpose(purpose: PurposeName) -> pb.Purpose:
     if purpose not in ("document", "query"):
         raise ValueError(f"purpose must be 'document' or 'query', got {purpose!r}")
     return pb.PURPOSE_QUERY if purpose == "query" else pb.PURPOSE_DOCUMENT

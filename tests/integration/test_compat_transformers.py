@@ -145,6 +145,7 @@ def test_throttling_past_retries_is_429(side: Sidecar, emulator: Emulator) -> No
 
 def test_http_metrics_are_counted(side: Sidecar) -> None:
     call("POST", side.http_url + "/vectors", {"text": "t2v metrics"})
+    call("POST", side.http_url + "/vectors", {"text": ""})
     status, body = side.http_get("/metrics")
     assert status == 200
     assert 'vectorizer_http_requests_total{code="200",endpoint="transformers_vectors"}' in body

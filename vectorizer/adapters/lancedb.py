@@ -56,8 +56,11 @@ class VectorizerEmbeddings(TextEmbeddingFunction):
             self.dim = len(self._embed(["dimension probe"], "document")[0])
         return self.dim
 
-    def generate_embeddings(self, texts: Any, *args: Any, **kwargs: Any) -> list[np.ndarray]:
+    def generate_embeddings(self, texts: Any, *args: Any, **kwargs: Any) -> list[Any]:
         return self._embed([str(t) for t in texts], "document")
 
-    def compute_query_embeddings(self, query: str, *args: Any, **kwargs: Any) -> list[np.ndarray]:
+    # LanceDB's TextEmbeddingFunction narrows this signature the same way.
+    def compute_query_embeddings(  # type: ignore[override]
+        self, query: str, *args: Any, **kwargs: Any
+    ) -> list[Any]:
         return self._embed([query], "query")
