@@ -17,11 +17,15 @@ raise:
   `VectorizerError` for an undecodable request.
 - `add_vectorizer_service(servicer, server)`: registers the service with
   these deserializers (in place of the generated `add_..._to_server`).
+- `DecodeGuardInterceptor`: the same promise for the services we did not
+  write (health, reflection): a request that does not parse is answered
+  INVALID_ARGUMENT instead of UNKNOWN.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -194,3 +198,77 @@ def add_vectorizer_service(servicer: Any, server: grpc.aio.Server) -> None:
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+async def _refuse(context: grpc.aio.ServicerContext, bad: Undecodable) -> None:
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bad.reason)
+
+
+def _guard_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(behavior):
+
+        async def stream_out(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if isinstance(request, Undecodable):
+                await _refuse(context, request)
+            async for item in behavior(request, context):
+                yield item
+
+        return stream_out
+
+    async def unary_in(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, Undecodable):
+            await _refuse(context, request)
+        return await behavior(request, context)
+
+    return unary_in
+
+
+def _guard_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    async def checked(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async for request in requests:
+            if isinstance(request, Undecodable):
+                await _refuse(context, request)
+            yield request
+
+    if inspect.isasyncgenfunction(behavior):
+
+        async def stream_out(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            async for item in behavior(checked(requests, context), context):
+                yield item
+
+        return stream_out
+
+    async def unary_out(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await behavior(checked(requests, context), context)
+
+    return unary_out
+
+
+class DecodeGuardInterceptor(grpc.aio.ServerInterceptor):
+    """Undecodable requests to any service become INVALID_ARGUMENT, never UNKNOWN."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        decode = getattr(handler, "request_deserializer", None)
+        if handler is None or decode is None or not hasattr(handler, "_replace"):
+            return handler
+        method = handler_call_details.method or "the request"
+
+        def safe(data: bytes) -> Any:
+            try:
+                return decode(data)
+            except Exception as exc:  # noqa: BLE001 - a deserializer must never raise
+                return Undecodable(f"cannot decode the request to {method}: {_why(exc)}")
+
+        kind = (
+            ("stream" if handler.request_streaming else "unary")
+            + "_"
+            + ("stream" if handler.response_streaming else "unary")
+        )
+        behavior = getattr(handler, kind)
+        guard = _guard_stream if handler.request_streaming else _guard_unary
+        return handler._replace(request_deserializer=safe, **{kind: guard(behavior)})

@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from vectorizer import __version__
 from vectorizer.app import App, build_app
 from vectorizer.auth import BearerAuth, BearerTokenInterceptor, TlsConfig
-from vectorizer.decoding import add_vectorizer_service
+from vectorizer.decoding import DecodeGuardInterceptor, add_vectorizer_service
 from vectorizer.errors import ConfigError
 from vectorizer.http import make_http_app
 from vectorizer.logs import setup_logging
@@ -68,7 +68,10 @@ class Server:
         self.auth = (
             BearerAuth.from_file(settings.auth_token_file) if settings.auth_token_file else None
         )
-        interceptors = [BearerTokenInterceptor(self.auth)] if self.auth else []
+        # Auth first: an unauthenticated caller's bytes are never parsed.
+        interceptors: list[grpc.aio.ServerInterceptor] = [DecodeGuardInterceptor()]
+        if self.auth is not None:
+            interceptors.insert(0, BearerTokenInterceptor(self.auth))
         self.grpc = grpc.aio.server(options=grpc_options(settings), interceptors=interceptors)
         self.health = health.aio.HealthServicer()
         self.http_runner: web.AppRunner | None = None

@@ -227,6 +227,26 @@ def test_random_bytes_to_every_method(channel: grpc.Channel, method: str, data: 
 
 
 @FUZZ
+@given(data=st.binary(max_size=200))
+def test_random_bytes_to_health_and_reflection(channel: grpc.Channel, data: bytes) -> None:
+    """The services we did not write are guarded too (DecodeGuardInterceptor)."""
+    identity = {"request_serializer": lambda b: b, "response_deserializer": lambda b: b}
+    calls = [
+        lambda: channel.unary_unary("/grpc.health.v1.Health/Check", **identity)(data, timeout=5),
+        lambda: list(
+            channel.stream_stream(
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", **identity
+            )(iter([data]), timeout=5)
+        ),
+    ]
+    for call in calls:
+        try:
+            call()
+        except grpc.RpcError as exc:
+            assert exc.code() in DELIBERATE, (exc.code(), exc.details())
+
+
+@FUZZ
 @given(cfg=configs, class_name=st.text(max_size=10))
 def test_validate_config_answers_every_config(
     channel: grpc.Channel, cfg: pb.CollectionConfig, class_name: str
