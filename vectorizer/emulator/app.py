@@ -248,7 +248,12 @@ async def serve_aws(request: web.Request) -> web.StreamResponse:
             record.fault = fault.value
             return await _send_truncated(request, body, answer_headers)
         return web.Response(body=body, status=200, headers=answer_headers)
-    except AwsError as error:
+    except Exception as exc:
+        if not isinstance(exc, AwsError):
+            # An emulator bug must still look like AWS, so the client under test reacts sanely.
+            log.exception("emulator failed on %s", raw_path)
+            exc = AwsError(500, "InternalServerException", f"emulator error: {exc!r}"[:500])
+        error = exc
         record.status = error.status
         record.error_code = error.code
         service = record.service if record.service != "unknown" else "bedrock"
