@@ -17,9 +17,21 @@ from __future__ import annotations
 import functools
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 
 from vectorizer import __version__
+
+# The text format has no "created" timestamp, so the client would add a
+# `<name>_created` gauge per counter and histogram child: twice the series for
+# a value no dashboard uses.
+disable_created_metrics()
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

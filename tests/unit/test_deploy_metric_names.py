@@ -28,8 +28,8 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "vectorizer-dashboard.json"
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 
 SUFFIXES = {
-    "counter": ("_total", "_created"),
-    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
     "gauge": ("",),
     "info": ("_info",),
 }
@@ -207,6 +207,16 @@ def test_names_follow_prometheus_conventions() -> None:
     names = series_names()
     assert "vectorizer_build_info" in names
     assert names["vectorizer_grpc_requests_total"] == "counter"
+
+
+def test_no_created_series_on_the_wire() -> None:
+    """`_created` gauges are switched off: one series per counter child, not two."""
+    from prometheus_client import generate_latest
+
+    metrics.GRPC_REQUESTS.labels("GetMeta", "OK")
+    body = generate_latest(metrics.REGISTRY).decode()
+    assert "vectorizer_grpc_requests_total{" in body
+    assert "_created" not in body
 
 
 def test_label_names_are_bounded_kinds() -> None:
