@@ -115,7 +115,7 @@ class Engine:
                 credentials.identity,
                 prepared.service,
                 prepared.region,
-                prepared.target,
+                prepared.cache_target,
                 prepared.config.options,
                 purpose,
                 text,

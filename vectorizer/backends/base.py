@@ -28,6 +28,14 @@ class Prepared:
     dimensions: int | None  # expected vector length, None when unknown up front
     client_normalize: bool  # the sidecar L2-normalises (model cannot)
     data: Any = None  # backend-specific (codec, dialect, URL...)
+    # What else picks the model behind `target` (a SageMaker endpoint's target
+    # model, variant or inference component): part of the cache key.
+    variant: str = ""
+
+    @property
+    def cache_target(self) -> str:
+        """`target` as the cache keys it: one entry per model, not per endpoint."""
+        return f"{self.target}\n{self.variant}" if self.variant else self.target
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
+from vectorizer.backends import modelid
 from vectorizer.backends.base import Prepared
 from vectorizer.backends.families import FamilyCodec, needs_client_normalize, resolve_family
 from vectorizer.backends.families.limits import fit_text
@@ -29,7 +30,7 @@ class BedrockBackend:
 
     def prepare(self, config: ResolvedConfig) -> Prepared:
         codec: FamilyCodec = resolve_family(config.model, config.family)
-        problems = codec.validate(config.options)
+        problems = _profile_problems(codec, config.model) + codec.validate(config.options)
         if problems:
             raise ConfigError(problems)
         base, _ = endpoint_base("bedrock", config.region, self._env)
@@ -80,3 +81,15 @@ class BedrockBackend:
             header = answer.headers.get("X-Amzn-Bedrock-Input-Token-Count", "")
             tokens = int(header) if header.isdigit() else None
         return BatchResult(vectors=parsed.vectors, input_tokens=tokens)
+
+
+def _profile_problems(codec: FamilyCodec, model: str) -> list[str]:
+    """Models without on-demand throughput (Marengo 2.7) answer a plain id with a
+    ValidationException for every call: say so before calling."""
+    ref = modelid.parse_model_id(model)
+    if not codec.spec.profile_only or ref.kind not in (modelid.BASE, modelid.ARN_FOUNDATION):
+        return []
+    return [
+        f"model {model} can only be invoked through an inference profile: use "
+        f"us.{ref.base_id} (or another geography's profile id, or its ARN)"
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from vectorizer.backends.base import Prepared
@@ -40,21 +41,39 @@ from vectorizer.types import BatchResult, ItemError, Purpose
 _ENVELOPE_BYTES = 1024
 
 
-def model_error_details(answer: HttpAnswer) -> tuple[int | None, str]:
-    """(original status, 'container said ... (logs: ...)') of a ModelError."""
+@dataclass(frozen=True)
+class ModelErrorDetails:
+    """What a SageMaker ModelError says about the container's own answer."""
+
+    status: int | None  # OriginalStatusCode
+    message: str  # OriginalMessage, clipped
+    logs: str  # LogStreamArn
+
+    @property
+    def answer(self) -> str:
+        """'container answered 400: {message}'."""
+        text = "container answered " + (str(self.status) if self.status is not None else "an error")
+        return f"{text}: {self.message}" if self.message else text
+
+    def __str__(self) -> str:
+        return f"{self.answer} (logs: {self.logs})" if self.logs else self.answer
+
+
+def model_error_details(answer: HttpAnswer) -> ModelErrorDetails | None:
+    """The container's status, message and log stream from a ModelError body, if any."""
     try:
         data = json.loads(answer.body or b"{}")
     except ValueError:
-        return None, ""
+        return None
     if not isinstance(data, dict):
-        return None, ""
+        return None
     status = data.get("OriginalStatusCode")
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = None
     original = str(data.get("OriginalMessage") or "")[:500]
-    logs = str(data.get("LogStreamArn") or "")
-    detail = f"container answered {status}: {original}"
-    if logs:
-        detail += f" (logs: {logs})"
-    return (status if isinstance(status, int) else None), detail
+    if status is None and not original:
+        return None
+    return ModelErrorDetails(status, original, str(data.get("LogStreamArn") or ""))
 
 
 class SageMakerBackend:
@@ -87,6 +106,7 @@ class SageMakerBackend:
             )
             if value
         }
+        picks = (config.target_model, config.target_variant, config.inference_component)
         return Prepared(
             config=config,
             service=self.service,
@@ -96,6 +116,7 @@ class SageMakerBackend:
             dimensions=config.options.dimensions,
             client_normalize=False,  # dialects normalise when the container can't
             data=(ref, dialect, headers),
+            variant="\n".join(picks) if any(picks) else "",
         )
 
     def fit_text(self, prepared: Prepared, text: str) -> tuple[str, ItemError | None]:
@@ -119,12 +140,27 @@ class SageMakerBackend:
     ) -> BatchResult:
         ref, dialect, headers = prepared.data
         options = prepared.config.options
+        # Sized with the configured dialect (auto: its first shape). A fallback
+        # shape a few bytes larger that tips a full batch over the limit gets
+        # SageMaker's ValidationError, and the engine then halves the batch.
         plan = split_batches(
             texts,
             len(texts),
             MAX_REQUEST_BYTES,
             build=lambda batch: dialect.build_request(batch, purpose, options),
         )
+        if plan.oversized:
+            # fit_text keeps single texts under the limit, so this is a request
+            # envelope (e.g. a long target model) pushing one over: the engine
+            # isolates the text by halving the batch and reports it alone.
+            raise UpstreamError(
+                Kind.INVALID_ARGUMENT,
+                f"a text does not fit SageMaker's {MAX_REQUEST_BYTES}-byte request limit "
+                f"for endpoint {ref.name}; shorten it",
+                retryable=False,
+                aws_code="",
+                status=0,
+            )
         vectors: list[list[float]] = []
         tokens = 0
         for part in plan.batches:
@@ -153,7 +189,8 @@ class SageMakerBackend:
             )
         # Everything that picks the container: URL (region, name) and target headers.
         key = ref.url + "|" + json.dumps(headers, sort_keys=True)
-        first_refusal: UpstreamError | None = None
+        learned = self._memory.get(key)
+        refusals: list[tuple[str, _Refused]] = []
         for name in self._memory.candidates(key):
             try:
                 result = await self._invoke(
@@ -167,13 +204,27 @@ class SageMakerBackend:
                     timeout,
                 )
             except _Refused as refused:
-                self._memory.forget(key)
-                first_refusal = first_refusal or refused.error
+                # Not forgotten: a container also refuses a bad input in the right
+                # shape, and a shape that works later is remembered over this one.
+                refusals.append((name, refused))
                 continue
             self._memory.remember(key, name)
             return result
-        assert first_refusal is not None
-        raise first_refusal
+        first = refusals[0][1].error
+        if learned is not None:
+            # The shape that worked before was refused too: the input is at fault.
+            raise first
+        answers = "; ".join(f"{name}: {r.details.answer[:300]}" for name, r in refusals)
+        logs = refusals[-1][1].details.logs
+        raise UpstreamError(
+            Kind.MODEL_ERROR,
+            f"payloadFormat auto: endpoint {ref.name} refused every request shape tried; "
+            f"set payloadFormat to the container's dialect. Answers: {answers}"
+            + (f" (logs: {logs})" if logs else ""),
+            retryable=False,
+            aws_code=first.aws_code,
+            status=first.status,
+        )
 
     async def _invoke(
         self,
@@ -200,16 +251,20 @@ class SageMakerBackend:
         if answer.status != 200:
             error = error_from_answer(answer, f"endpoint {ref.name}")
             if error.kind is Kind.MODEL_ERROR:
-                original, detail = model_error_details(answer)
+                details = model_error_details(answer)
+                # The details repeat SageMaker's message in parts: keep only them.
+                message = f"AWS {error.aws_code} (HTTP {error.status}) from endpoint {ref.name}"
                 error = UpstreamError(
                     Kind.MODEL_ERROR,
-                    f"{error.message}; {detail}",
+                    f"{message}: {details}" if details else error.message,
                     retryable=False,
                     aws_code=error.aws_code,
                     status=error.status,
                 )
+                original = details.status if details else None
                 if isinstance(dialect, AutoDialect) and original and 400 <= original < 500:
-                    raise _Refused(error)
+                    assert details is not None
+                    raise _Refused(error, details)
             raise error
         try:
             parsed = dialect.parse_response(_json(answer.body), len(texts), prepared.config.options)
@@ -221,8 +276,9 @@ class SageMakerBackend:
 class _Refused(Exception):
     """The container refused this request shape (auto tries the next one)."""
 
-    def __init__(self, error: UpstreamError):
+    def __init__(self, error: UpstreamError, details: ModelErrorDetails):
         self.error = error
+        self.details = details
 
 
 def _json(body: bytes) -> Any:
