@@ -165,15 +165,16 @@ class AwsTransport:
         self._timeout = timeout
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
-        # Hosts besides AWS that may receive signed requests: the operator's
-        # allowlist plus the endpoint overrides the operator configured.
-        hosts = set(trusted_hosts)
+        # Besides AWS, signed requests may go to the operator's allowlist
+        # ("host" admits any port, "host:port" only that one) and to the exact
+        # host:port of an endpoint override the operator configured.
+        self.allowlist = frozenset(h.lower() for h in trusted_hosts if h)
+        overrides = set()
         for service in SERVICES:
             base, overridden = endpoint_base(service, "us-east-1", self._env)
             if overridden:
-                parts = urlsplit(base)
-                hosts.update({parts.netloc, parts.hostname or ""})
-        self.trusted_hosts = frozenset(h for h in hosts if h)
+                overrides.add(urlsplit(base).netloc.lower())
+        self.override_netlocs = frozenset(overrides)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -194,7 +195,8 @@ class AwsTransport:
         host = parts.hostname or ""
         if parts.scheme == "https" and is_aws_host(host):
             return
-        if parts.netloc in self.trusted_hosts or host in self.trusted_hosts:
+        netloc = parts.netloc.lower()
+        if netloc in self.override_netlocs or netloc in self.allowlist or host in self.allowlist:
             return
         raise VectorizerError(
             Kind.INVALID_ARGUMENT,

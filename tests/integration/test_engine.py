@@ -57,8 +57,9 @@ def test_cache_serves_repeats_without_upstream_calls(
     for a, b in zip(first.results, again.results, strict=True):
         np.testing.assert_allclose(a.vector.values, b.vector.values, rtol=1e-6)
     # A different purpose or dimension is a different vector: not a cache hit.
-    cfg = pb.CollectionConfig(region="us-east-1", model="amazon.titan-embed-text-v2:0",
-                              dimensions=256)
+    cfg = pb.CollectionConfig(
+        region="us-east-1", model="amazon.titan-embed-text-v2:0", dimensions=256
+    )
     stub.Vectorize(pb.VectorizeRequest(texts=texts[:2], config=cfg))
     assert len(bedrock_calls(emulator)) == 2
 

@@ -39,8 +39,9 @@ def test_titan_v2_vectors_in_input_order(stub: pb_grpc.VectorizerStub, emulator:
 def test_titan_v2_dimensions_and_normalize_reach_the_wire(
     stub: pb_grpc.VectorizerStub, emulator: Emulator
 ) -> None:
-    cfg = pb.CollectionConfig(region="us-east-1", model="amazon.titan-embed-text-v2:0",
-                              dimensions=256, normalize=False)
+    cfg = pb.CollectionConfig(
+        region="us-east-1", model="amazon.titan-embed-text-v2:0", dimensions=256, normalize=False
+    )
     resp = stub.Vectorize(pb.VectorizeRequest(texts=["dims on the wire"], config=cfg), timeout=30)
     assert resp.dimensions == 256
     body = [r for r in emulator.requests() if r["service"] == "bedrock"][-1]["body"]
@@ -63,8 +64,11 @@ def test_default_chain_credentials_sign_requests(
 
 
 def test_per_request_credentials_are_used(stub: pb_grpc.VectorizerStub, emulator: Emulator) -> None:
-    md = (("x-aws-access-key", "AKIDPERREQUEST0042"), ("x-aws-secret-key", "s3cr3t-per-request"),
-          ("x-aws-session-token", "tok-per-request"))
+    md = (
+        ("x-aws-access-key", "AKIDPERREQUEST0042"),
+        ("x-aws-secret-key", "s3cr3t-per-request"),
+        ("x-aws-session-token", "tok-per-request"),
+    )
     stub.Vectorize(pb.VectorizeRequest(texts=["per request creds"], config=TITAN_V2), metadata=md)
     rec = emulator.requests()[-1]
     assert rec["access_key_id"] == "AKIDPERREQUEST0042" and rec["has_session_token"] is True
@@ -72,7 +76,9 @@ def test_per_request_credentials_are_used(stub: pb_grpc.VectorizerStub, emulator
     assert emulator.requests()[-1]["access_key_id"] == FAKE_AKID
 
 
-def test_bad_credentials_are_permission_errors(stub: pb_grpc.VectorizerStub, emulator: Emulator) -> None:
+def test_bad_credentials_are_permission_errors(
+    stub: pb_grpc.VectorizerStub, emulator: Emulator
+) -> None:
     md = (("x-aws-access-key", "AKIDBADKEY"), ("x-aws-secret-key", "whatever-secret"))
     with pytest.raises(grpc.RpcError) as info:
         stub.Vectorize(pb.VectorizeRequest(texts=["x bad key"], config=TITAN_V2), metadata=md)
@@ -80,7 +86,9 @@ def test_bad_credentials_are_permission_errors(stub: pb_grpc.VectorizerStub, emu
     assert "whatever-secret" not in info.value.details()
 
 
-def test_bad_config_is_invalid_argument_with_text2vec_messages(stub: pb_grpc.VectorizerStub) -> None:
+def test_bad_config_is_invalid_argument_with_text2vec_messages(
+    stub: pb_grpc.VectorizerStub,
+) -> None:
     cfg = pb.CollectionConfig(service="sagemaker", model="m")
     with pytest.raises(grpc.RpcError) as info:
         stub.Vectorize(pb.VectorizeRequest(texts=["x"], config=cfg))
@@ -99,8 +107,9 @@ def test_unknown_collection_is_not_found(stub: pb_grpc.VectorizerStub) -> None:
 
 
 def test_blank_text_is_an_item_error_and_others_still_embed(stub: pb_grpc.VectorizerStub) -> None:
-    resp = stub.Vectorize(pb.VectorizeRequest(texts=["fine text", "   ", "also fine"],
-                                              config=TITAN_V2))
+    resp = stub.Vectorize(
+        pb.VectorizeRequest(texts=["fine text", "   ", "also fine"], config=TITAN_V2)
+    )
     assert resp.results[0].HasField("vector") and resp.results[2].HasField("vector")
     err = resp.results[1].error
     assert err.code == "BLANK_TEXT" and not err.retryable
@@ -110,7 +119,9 @@ def test_validate_config_lists_every_error(stub: pb_grpc.VectorizerStub) -> None
     resp = stub.ValidateConfig(pb.ValidateConfigRequest(config=pb.CollectionConfig(service="x")))
     assert not resp.valid
     assert list(resp.errors) == [
-        "wrong service, available services are: [bedrock sagemaker]", "region cannot be empty"]
+        "wrong service, available services are: [bedrock sagemaker]",
+        "region cannot be empty",
+    ]
     ok = stub.ValidateConfig(pb.ValidateConfigRequest(config=TITAN_V2))
     assert ok.valid and list(ok.errors) == []
 
@@ -132,8 +143,13 @@ def test_health_and_reflection(sidecar: Sidecar) -> None:
             status = health.Check(health_pb2.HealthCheckRequest(service=name)).status
             assert status == health_pb2.HealthCheckResponse.SERVING
         refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-        answer = next(iter(refl.ServerReflectionInfo(iter(
-            [reflection_pb2.ServerReflectionRequest(list_services="")]))))
+        answer = next(
+            iter(
+                refl.ServerReflectionInfo(
+                    iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+                )
+            )
+        )
         services = {s.name for s in answer.list_services_response.service}
         assert {"vectorizer.v1.Vectorizer", "grpc.health.v1.Health"} <= services
 
@@ -157,16 +173,35 @@ def test_large_batch_fits_message_limits(stub: pb_grpc.VectorizerStub, emulator:
 
 def test_cli_embed_and_validate(sidecar: Sidecar, tmp_path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "vectorizer.cli", "embed", "--address", sidecar.grpc_address,
-         "--region", "us-east-1", "--model", "amazon.titan-embed-text-v2:0", "some text"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "vectorizer.cli",
+            "embed",
+            "--address",
+            sidecar.grpc_address,
+            "--region",
+            "us-east-1",
+            "--model",
+            "amazon.titan-embed-text-v2:0",
+            "some text",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
     assert "dimensions: 1024" in out.stdout and "dim=1024" in out.stdout
     bad = tmp_path / "bad.json"
     bad.write_text('{"service": "sagemaker", "region": "us-east-1"}')
-    out = subprocess.run([sys.executable, "-m", "vectorizer.cli", "validate", str(bad)],
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "vectorizer.cli", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert out.returncode == 1 and "endpoint cannot be empty" in out.stdout
 
 
@@ -180,7 +215,8 @@ def test_sigterm_drains_in_flight_calls() -> None:
             with grpc.insecure_channel(side.grpc_address) as ch:
                 try:
                     r = pb_grpc.VectorizerStub(ch).Vectorize(
-                        pb.VectorizeRequest(texts=["drain me"], config=TITAN_V2), timeout=30)
+                        pb.VectorizeRequest(texts=["drain me"], config=TITAN_V2), timeout=30
+                    )
                     results.append(r)
                 except grpc.RpcError as exc:
                     results.append(exc)
