@@ -156,11 +156,17 @@ def test_cohere_missing_input_type(bedrock: Any) -> None:
 def test_cohere_v3_long_text_needs_truncate(bedrock: Any) -> None:
     long_text = "word " * 500 + "x" * 100  # 2,600 characters
     request = {"texts": [long_text], "input_type": "search_document"}
-    code, status, _ = error_of(lambda: invoke(bedrock, "cohere.embed-english-v3", request))
-    assert (code, status) == ("ValidationException", 400)
-    body, _ = invoke(bedrock, "cohere.embed-english-v3", {**request, "truncate": "END"})
-    assert body["texts"] == [long_text[:2048]]
-    assert body["embeddings"][0] == deterministic_vector(long_text[:2048], 1024)
+    for truncate in ("NONE", "END"):  # the 2,048-character cap holds whatever truncate says
+        call = {**request, "truncate": truncate}
+        code, status, msg = error_of(lambda c=call: invoke(bedrock, "cohere.embed-english-v3", c))
+        assert (code, status) == ("ValidationException", 400) and "maxLength: 2048" in msg
+    many_words = "w " * 1000  # 2,000 characters, 1,000 tokens: truncate applies
+    body, _ = invoke(
+        bedrock, "cohere.embed-english-v3", {**request, "texts": [many_words], "truncate": "END"}
+    )
+    kept = " ".join(["w"] * 512)
+    assert body["texts"] == [kept]
+    assert body["embeddings"][0] == deterministic_vector(kept, 1024)
 
 
 @pytest.mark.parametrize("dim", [None, 256, 512, 1024, 1536])

@@ -193,12 +193,11 @@ def _cohere_v3(body: dict[str, Any]) -> EmbedPlan:
     fitted = []
     for i, text in enumerate(texts):
         if len(text) > COHERE_V3_MAX_CHARS:
-            if truncate == "NONE":
-                raise s.malformed(
-                    f"#/texts/{i}: expected maxLength: {COHERE_V3_MAX_CHARS}, actual: {len(text)}"
-                )
-            keep = COHERE_V3_MAX_CHARS
-            text = text[:keep] if truncate == "END" else text[-keep:]
+            # The body schema caps characters whatever `truncate` says (callers
+            # report this error with truncate END too): truncate only governs tokens.
+            raise s.malformed(
+                f"#/texts/{i}: expected maxLength: {COHERE_V3_MAX_CHARS}, actual: {len(text)}"
+            )
         if token_count(text) > COHERE_V3_MAX_TOKENS:
             if truncate == "NONE":
                 raise _too_many_tokens(COHERE_V3_MAX_TOKENS, token_count(text))
