@@ -79,7 +79,7 @@ def health_status(channel: grpc.Channel) -> int:
 def test_signal_drains_in_flight_calls_and_exits_0(
     sig: signal.Signals, emulator: Emulator, sidecar_factory
 ) -> None:
-    emulator.faults(latency_ms=1200)
+    emulator.faults(latency_ms=800)
     side = sidecar_factory("--grace-period", "20")
     assert side.http_get("/readyz")[0] == 200
     with grpc.insecure_channel(side.grpc_address) as channel:
@@ -103,7 +103,7 @@ def test_signal_drains_in_flight_calls_and_exits_0(
 
 
 def test_health_reports_not_serving_during_drain(emulator: Emulator, sidecar_factory) -> None:
-    emulator.faults(latency_ms=1200)
+    emulator.faults(latency_ms=800)
     side = sidecar_factory("--grace-period", "20")
     with grpc.insecure_channel(side.grpc_address) as channel:
         call = start_calls(pb_grpc.VectorizerStub(channel), 1, "health")[0]
