@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -49,8 +50,14 @@ def _embed(args: argparse.Namespace) -> int:
     for text, result in zip(args.texts, response.results, strict=False):
         label = text if len(text) <= 40 else text[:37] + "..."
         if result.HasField("vector"):
-            head = ", ".join(f"{v:.4f}" for v in result.vector.values[:5])
-            print(f"{label!r}: dim={len(result.vector.values)} [{head}, ...]")
+            values = result.vector.values
+            head = ", ".join(f"{v:.4f}" for v in values[:5])
+            norm = math.sqrt(sum(v * v for v in values))
+            nonzero = sum(1 for v in values if v)
+            print(
+                f"{label!r}: dim={len(values)} [{head}, ...] "
+                f"(norm {norm:.4f}, {nonzero} non-zero components)"
+            )
         else:
             e = result.error
             print(f"{label!r}: error {e.code} (retryable={e.retryable}): {e.message}")

@@ -32,6 +32,7 @@ def main() -> int:
         ],
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # Ctrl-C reaches it through us, after the server drained
     )
     assert emulator.stdout is not None
     line = emulator.stdout.readline().strip()
@@ -57,7 +58,11 @@ def main() -> int:
     grpc_address = env.get("VECTORIZER_GRPC_ADDRESS", "0.0.0.0:50051")
     http_address = env.get("VECTORIZER_HTTP_ADDRESS", "0.0.0.0:8080")
     print(f"emulator (local stand-in for AWS) on {url}", flush=True)
-    server = subprocess.Popen([sys.executable, "-m", "vectorizer.server"], env=env)
+    # Its own session: a terminal's Ctrl-C must reach it once (forwarded below),
+    # not twice, since a second signal means "exit now without draining".
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vectorizer.server"], env=env, start_new_session=True
+    )
     port = grpc_address.rsplit(":", 1)[1]
     print(
         f"vectorizer: gRPC on {grpc_address}, HTTP (health, metrics) on {http_address}\n"
