@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vectorizer.backends.sagemaker_batching import encode_body, split_batches
 from vectorizer.backends.sagemaker_dialects import (
     ALL_SHAPES,
     AUTO_REQUEST_ORDER,
@@ -24,9 +25,7 @@ from vectorizer.backends.sagemaker_dialects import (
     AutoMemory,
     describe_shape,
     detect_response_shape,
-    encode_body,
     get_dialect,
-    split_batches,
 )
 from vectorizer.errors import ConfigError
 from vectorizer.types import EmbedOptions, Purpose, Truncate

@@ -16,15 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vectorizer.backends.base import Prepared
-from vectorizer.backends.sagemaker_dialects import (
-    MAX_REQUEST_BYTES,
-    AutoDialect,
-    AutoMemory,
-    Dialect,
-    encode_body,
-    get_dialect,
-    split_batches,
-)
+from vectorizer.backends.sagemaker_batching import MAX_REQUEST_BYTES, encode_body, split_batches
+from vectorizer.backends.sagemaker_dialects import AutoDialect, AutoMemory, Dialect, get_dialect
 from vectorizer.backends.sagemaker_endpoint import EndpointRef, parse_endpoint
 from vectorizer.config import ResolvedConfig
 from vectorizer.errors import Kind, UpstreamError, error_text, transport_error

@@ -13,8 +13,6 @@ one wire format. Parts:
   `text2vec-aws`, and `auto`.
 - `DIALECTS` / `get_dialect`: the registry, by `payloadFormat` name.
 - `AutoMemory`: per endpoint, the request shape that worked under `auto`.
-- `split_batches` / `encode_body`: cut a request into upstream calls that
-  respect both the batch size and SageMaker's 6 MiB body limit.
 
 All of it is pure: no I/O, no clock.
 """
@@ -22,10 +20,9 @@ All of it is pure: no I/O, no clock.
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,8 +31,6 @@ import numpy as np
 from vectorizer.backends.families.base import float_vector
 from vectorizer.errors import ConfigError
 from vectorizer.types import EmbedOptions, Purpose, Truncate
-
-MAX_REQUEST_BYTES = 6_291_456  # InvokeEndpoint body limit (botocore service model)
 
 VECTOR_LIST = "vector-list"  # [[..], ..]: TEI, HF sentence-level
 TOKEN_VECTORS = "token-vectors"  # [[[..]..]..]: HF feature-extraction, token level
@@ -454,65 +449,3 @@ class AutoMemory:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-# --- batching ---------------------------------------------------------------
-
-
-def encode_body(body: Any) -> bytes:
-    """The bytes to send. Compact and UTF-8, so `split_batches`'s sizes are exact."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _inputs_body(texts: Sequence[str]) -> Any:
-    return {"inputs": list(texts)}
-
-
-@dataclass
-class BatchPlan:
-    """Upstream calls for a request: `batches` in order; `oversized` texts fit no call."""
-
-    batches: list[range]
-    oversized: list[int]
-
-
-def split_batches(
-    texts: Sequence[str],
-    batch_size: int,
-    max_bytes: int = MAX_REQUEST_BYTES,
-    build: Callable[[Sequence[str]], Any] = _inputs_body,
-    encode: Callable[[Any], bytes] = encode_body,
-) -> BatchPlan:
-    """Consecutive index ranges of at most `batch_size` texts whose body
-    `encode(build(batch))` is at most `max_bytes`, in input order.
-
-    Sizes are estimated additively (empty body + each JSON-encoded text + a
-    comma), then every batch is encoded once for real and halved if the
-    estimate was short, so any `build`/`encode` pair is honoured. A text too
-    large even alone lands in `oversized` (give it an item error).
-    """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    plan = BatchPlan([], [])
-    overhead = len(encode(build([])))
-
-    def settle(start: int, stop: int) -> None:
-        if len(encode(build(texts[start:stop]))) <= max_bytes:
-            plan.batches.append(range(start, stop))
-        elif stop - start == 1:
-            plan.oversized.append(start)
-        else:
-            mid = (start + stop) // 2
-            settle(start, mid)
-            settle(mid, stop)
-
-    start, size = 0, overhead
-    for i, text in enumerate(texts):
-        cost = len(encode(text)) + (1 if i > start else 0)
-        if i > start and (i - start >= batch_size or size + cost > max_bytes):
-            settle(start, i)
-            start, size, cost = i, overhead, cost - 1
-        size += cost
-    if start < len(texts):
-        settle(start, len(texts))
-    return plan
