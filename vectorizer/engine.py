@@ -30,6 +30,7 @@ from vectorizer.backends.base import Backend, Prepared
 from vectorizer.backends.families import l2_normalize
 from vectorizer.cache import VectorCache, cache_key
 from vectorizer.config import ResolvedConfig
+from vectorizer.dimensions import DimensionMemory
 from vectorizer.errors import Kind, UpstreamError, VectorizerError, transport_error
 from vectorizer.ratelimit import LimiterRegistry
 from vectorizer.retry import RetryPolicy, backoff_delay
@@ -79,6 +80,8 @@ class Engine:
         self._retry = retry
         self._labels = label_values
         self._clock = clock
+        # Targets whose config names no dimension: what they answered so far.
+        self._dimensions = DimensionMemory()
 
     def prepare(self, config: ResolvedConfig) -> Prepared:
         """Validate `config` against its backend (raises ConfigError)."""
@@ -236,6 +239,7 @@ class _Run:
                 self.prepared, texts, self.purpose, self.credentials, max(0.001, self.time_left())
             )
             vectors = _checked(result.vectors, len(texts), self.prepared)
+            self._check_learned_dimension(vectors)
             outcome = "ok"
             if result.input_tokens:
                 self.input_tokens += result.input_tokens
@@ -255,6 +259,22 @@ class _Run:
             )
             metrics.BATCH_SIZE.labels(service, label).observe(len(texts))
             metrics.RATE_LIMIT.labels(service, label).set(self.limiter.rate)
+
+    def _check_learned_dimension(self, vectors: list[list[float]]) -> None:
+        """Without a configured dimension, the target must answer the length it
+        answered before: a single-vector answer has nothing else to agree with."""
+        p = self.prepared
+        if p.dimensions or not vectors:
+            return
+        key = (p.service, p.region, p.cache_target, p.config.options)
+        expected = self.e._dimensions.check(key, len(vectors[0]))
+        if expected is not None:
+            raise transport_error(
+                "bad_response",
+                f"expected dimension {expected} (as this target answered before), "
+                f"got {len(vectors[0])}",
+                target=p.target,
+            )
 
 
 class _NoTime(Exception):
