@@ -512,3 +512,23 @@ def test_emulator_killed_and_restarted_mid_import(rig: Rig) -> None:
     # And new work flows again against the restarted upstream.
     again = rig.texts("after restart", 30)
     mostly_ok(check_run(COHERE, again, DOC, rig.call(COHERE, again)), len(again))
+
+
+@pytest.mark.parametrize(("status", "reason"), [(408, "timeout"), (530, "5xx")])
+def test_sagemaker_model_timeouts_and_dependency_errors_are_retried(
+    rig: Rig, status: int, reason: str
+) -> None:
+    # 408: SageMaker's ModelError (424) for a container that timed out: transient,
+    # unlike a container refusing the input. 530: InternalDependencyException.
+    warm = rig.texts(f"sagemaker {status} warm", 2)
+    assert check_run(TEI, warm, DOC, rig.call(TEI, warm)).ok == 2
+    rig.emulator.faults(error_rate=0.3, error_status=status)
+    before = rig.retries()
+    docs = rig.texts(f"sagemaker {status}", 60)
+    singles = [rig.texts(f"sagemaker {status} single", 1) for _ in range(6)]
+    futures = [rig.start(TEI, s, QUERY) for s in singles]
+    mostly_ok(check_run(TEI, docs, DOC, rig.call(TEI, docs)), len(docs))
+    for s, future in zip(singles, futures, strict=True):
+        check_run(TEI, s, QUERY, outcome_of(future))
+    assert rig.retries()[("sagemaker", reason)] > before[("sagemaker", reason)]
+    assert injected(rig, "error") > 0

@@ -32,6 +32,15 @@ from vectorizer.types import BatchResult, ItemError, Purpose
 
 # Room kept in the 6 MiB body for the JSON around one text.
 _ENVELOPE_BYTES = 1024
+# A ModelError whose container answered one of these is transient: retried, and
+# never taken for a refused request shape. TEI answers 429 when its queue is full.
+_TRANSIENT_ORIGINAL = {
+    408: (Kind.UNAVAILABLE, "timeout"),
+    429: (Kind.THROTTLED, "throttled"),
+    502: (Kind.UNAVAILABLE, "5xx"),
+    503: (Kind.UNAVAILABLE, "5xx"),
+    504: (Kind.UNAVAILABLE, "timeout"),
+}
 
 
 @dataclass(frozen=True)
@@ -255,6 +264,17 @@ class SageMakerBackend:
                     status=error.status,
                 )
                 original = details.status if details else None
+                if original in _TRANSIENT_ORIGINAL:
+                    # The container timed out or was overloaded: not this input's fault.
+                    kind, reason = _TRANSIENT_ORIGINAL[original]
+                    raise UpstreamError(
+                        kind,
+                        error.message,
+                        retryable=True,
+                        aws_code=error.aws_code,
+                        status=error.status,
+                        retry_reason=reason,
+                    )
                 if isinstance(dialect, AutoDialect) and original and 400 <= original < 500:
                     assert details is not None
                     raise _Refused(error, details)
