@@ -296,7 +296,9 @@ def _checked(vectors: list[list[float]], count: int, prepared: Prepared) -> list
                 f"expected dimension {expected}, got {len(v)}",
                 target=prepared.target,
             )
-        if not all(math.isfinite(x) for x in v):
+        # sum() is NaN or infinite when any value is (C speed); only then, or
+        # on an overflow of huge finite values, check value by value.
+        if not math.isfinite(sum(v)) and not all(math.isfinite(x) for x in v):
             raise transport_error(
                 "bad_response", "vector has NaN or infinite values", target=prepared.target
             )

@@ -25,6 +25,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -32,6 +33,7 @@ import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from botocore.credentials import RefreshableCredentials
 from yarl import URL
 
 from vectorizer.errors import (
@@ -50,6 +52,10 @@ SERVICES = {
     "sagemaker": ("SAGEMAKER_RUNTIME", "runtime.sagemaker.{region}.{suffix}", "sagemaker"),
 }
 AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+# Refreshable credentials with less than this left go through a thread to
+# refresh; botocore refreshes inside 15 minutes (advisory) and 10 (mandatory),
+# so with more left `get_frozen_credentials` returns at once, without I/O.
+FRESH_SECONDS = 20 * 60
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class AwsCredentials:
     token: str | None = field(default=None, repr=False)
     source: str = "request"
 
-    @property
+    @cached_property
     def identity(self) -> str:
         """A one-way hash naming this credential (cache and limiter keys)."""
         digest = hashlib.sha256(f"{self.access_key}\0{self.secret_key}".encode())
@@ -76,6 +82,7 @@ class CredentialSource:
         self._env = os.environ if env is None else env
         self._session = botocore.session.get_session()
         self._boto_creds: BotoCredentials | None = None
+        self._last: AwsCredentials | None = None
         self._lock = asyncio.Lock()
 
     def _alias_credentials(self) -> AwsCredentials | None:
@@ -103,8 +110,26 @@ class CredentialSource:
                 "no AWS credentials: send x-aws-access-key / x-aws-secret-key metadata, or give "
                 "the server credentials (environment, profile, web identity, instance role)",
             )
-        frozen = await asyncio.to_thread(self._boto_creds.get_frozen_credentials)
-        return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token, "chain")
+        boto = self._boto_creds
+        if isinstance(boto, RefreshableCredentials) and boto.refresh_needed(FRESH_SECONDS):
+            # A refresh may call STS or IMDS: keep it off the loop.
+            frozen = await asyncio.to_thread(boto.get_frozen_credentials)
+        else:
+            # Static keys, or keys valid for longer than botocore's refresh
+            # windows: no I/O, so no thread hop (it cost ~15% of a cache hit's CPU).
+            frozen = boto.get_frozen_credentials()
+        last = self._last
+        if (
+            last is None
+            or last.access_key != frozen.access_key
+            or last.secret_key != frozen.secret_key
+            or last.token != frozen.token
+        ):
+            # One object per key set: its identity hash is computed once.
+            last = self._last = AwsCredentials(
+                frozen.access_key, frozen.secret_key, frozen.token, "chain"
+            )
+        return last
 
 
 def endpoint_base(
