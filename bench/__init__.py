@@ -1,0 +1,20 @@
+"""`make bench`: the sidecar against its peers, side by side, on the local emulator.
+
+The parts:
+
+- `__main__`: the orchestrator. Starts the emulator and the sidecar, runs every
+  workload in one sitting, and writes `bench/RESULTS.md` (`report`).
+- `stats`: percentiles and per-process CPU time read from /proc.
+- `workload`: the texts (distinct, deterministic), the model families, and
+  the check of every vector against the emulator's `deterministic_vector`.
+- `sidecar`: gRPC callers of the sidecar (import, single-text queries).
+- `signed`: raw SigV4-signed calls to the emulator (aiohttp or httpx), the
+  baseline a query's overhead is measured against.
+- `importer`: a background import in its own process, so that it loads the
+  sidecar without sharing the measuring process's event loop.
+- `peers`: worker run in the bench-only venv (`bench/.venv-peers`): plain
+  boto3, boto3 with 16 threads, LiteLLM `aembedding`, langchain-aws.
+- `httpclients`: worker run in the bench venv: aiohttp against httpx.
+
+Workers print one JSON line on stdout; the orchestrator reads it.
+"""

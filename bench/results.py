@@ -1,0 +1,166 @@
+"""The figures of one bench run, as plain dataclasses (`report` renders them).
+
+- `Scale`: the sizes of every workload (full, or 1/20 for `--quick`).
+- `Machine`: where and how the run was made.
+- `ImportResult`, `PeerResult`, `QueryCell`, `CacheResult`, `HttpClientResult`:
+  one workload each.
+- `Results`: all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.stats import Latency
+from bench.workload import Tally
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    import_n: int  # texts per import (sidecar, boto3 pool, batched peers)
+    sample_n: int  # texts for peers that go one text at a time
+    cache_n: int
+    query_n_1: int  # queries timed at one caller
+    query_per_caller_64: int  # queries per caller at 64 callers
+    background_n: int  # most texts the background import may send
+    http_n: int
+
+    @classmethod
+    def full(cls) -> Scale:
+        return cls("full", 10_000, 1_000, 1_000, 150, 25, 25_000, 2_000)
+
+    @classmethod
+    def quick(cls) -> Scale:
+        return cls("quick (1/20)", 500, 50, 50, 10, 3, 3_000, 100)
+
+
+@dataclass
+class Machine:
+    command: str
+    date: str
+    nproc: int
+    cpu_model: str
+    python: str
+    load_before: float
+    product_versions: dict[str, str]
+    peer_versions: dict[str, str]
+
+
+@dataclass
+class ImportResult:
+    label: str  # "adaptive" or "quota-told"
+    family: str
+    n: int
+    wall: float
+    tally: Tally
+    upstream_calls: int
+    throttled: int
+    upstream_errors: int
+    sidecar_cpu: float
+    emulator_cpu: float
+    batch: int
+    callers: int
+    error_codes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.wall
+
+
+@dataclass
+class PeerResult:
+    peer: str
+    family: str
+    n: int
+    wall: float
+    cpu: float
+    tally: dict[str, int]
+    errors: dict[str, int]
+    upstream_calls: int
+    throttled: int
+    emulator_cpu: float
+    max_texts_per_call: int
+    rejected_calls: int
+    sampled: bool
+
+    @property
+    def lost(self) -> int:
+        return self.tally["lost"]
+
+    @property
+    def rate(self) -> float:
+        """Texts embedded per second (lost texts do not count)."""
+        return (self.n - self.lost) / self.wall if self.wall > 0 else 0.0
+
+
+@dataclass
+class QueryCell:
+    sidecar_label: str  # "adaptive" or "quota-told"
+    concurrency: int
+    during_import: bool
+    sidecar: Latency
+    direct: Latency
+    errors: int
+    emulator_cpu: float
+    sidecar_cpu: float
+
+    @property
+    def overhead_p50(self) -> float:
+        return self.sidecar.p50 - self.direct.p50
+
+    @property
+    def overhead_p99(self) -> float:
+        return self.sidecar.p99 - self.direct.p99
+
+
+@dataclass
+class CacheResult:
+    latency: Latency
+    errors: int
+    upstream_calls: int
+    floor: Latency  # grpc.health.v1 Check on the same client: the round trip alone
+
+
+@dataclass
+class HttpClientResult:
+    n: int
+    concurrency: int
+    clients: dict[str, dict[str, Any]]
+    emulator_cpu: float
+
+
+@dataclass
+class Results:
+    scale: Scale
+    machine: Machine
+    emulator_command: str = ""
+    sidecar_command: str = ""
+    imports: list[ImportResult] = field(default_factory=list)
+    peers: list[PeerResult] = field(default_factory=list)
+    queries: list[QueryCell] = field(default_factory=list)
+    cache: CacheResult | None = None
+    background_imports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    http: HttpClientResult | None = None
+    bench_seconds: float = 0.0
+
+    def sidecar_import(self, family: str, label: str = "adaptive") -> ImportResult | None:
+        return next((r for r in self.imports if r.family == family and r.label == label), None)
+
+    def peer(self, peer: str, family: str) -> PeerResult | None:
+        return next((p for p in self.peers if p.peer == peer and p.family == family), None)
+
+    def query(
+        self, concurrency: int, during_import: bool, label: str = "adaptive"
+    ) -> QueryCell | None:
+        return next(
+            (
+                q
+                for q in self.queries
+                if q.concurrency == concurrency
+                and q.during_import == during_import
+                and q.sidecar_label == label
+            ),
+            None,
+        )

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench`: the sidecar against its peers on the local emulator -> bench/RESULTS.md.
+#
+#   bash bench/run.sh            full run (~10 minutes on 2 cores)
+#   bash bench/run.sh --quick    1/20 of the sizes: a smoke run, written to bench/RESULTS.quick.md
+#
+# The product runs from .venv (made by `make`); the peers (boto3, LiteLLM,
+# langchain-aws) and httpx live in a bench-only venv, bench/.venv-peers,
+# created here from bench/requirements-peers.txt and never installed into
+# the product's environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PRODUCT_PY=.venv/bin/python
+PEERS=bench/.venv-peers
+REQS=bench/requirements-peers.txt
+
+if [ ! -x "$PRODUCT_PY" ]; then
+  echo "bench: $PRODUCT_PY missing; run 'make bench' (it creates .venv first)" >&2
+  exit 2
+fi
+
+if [ ! -x "$PEERS/bin/python" ] || ! cmp -s "$REQS" "$PEERS/.requirements"; then
+  echo "bench: creating $PEERS from $REQS" >&2
+  rm -rf "$PEERS"
+  python3 -m venv "$PEERS"
+  "$PEERS/bin/python" -m pip install -q --upgrade pip
+  "$PEERS/bin/python" -m pip install -q -r "$REQS"
+  cp "$REQS" "$PEERS/.requirements"
+fi
+
+args=("$@")
+out=bench/RESULTS.md
+for a in "$@"; do
+  if [ "$a" = "--quick" ]; then out=bench/RESULTS.quick.md; fi
+done
+
+exec "$PRODUCT_PY" -m bench --peers-python "$PEERS/bin/python" --out "$out" \
+  --command "bash bench/run.sh${args[*]:+ ${args[*]}}" "$@"
