@@ -366,7 +366,26 @@ def http_clients(b: Bench) -> HttpClientResult:
 # -- machine -----------------------------------------------------------------------
 
 
-def machine(command: str, peers_python: str | None) -> Machine:
+def source_commit() -> str:
+    """The commit the product code comes from, marked when vectorizer/ has local edits."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "vectorizer"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    if not sha:
+        return "unknown"
+    return sha + (" with uncommitted edits in vectorizer/" if dirty else "")
+
+
+def machine(command: str, peers_python: str | None, commit: str) -> Machine:
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -381,6 +400,7 @@ def machine(command: str, peers_python: str | None) -> Machine:
     peers = peer_versions(peers_python) if peers_python else {}
     return Machine(
         command=command,
+        commit=commit,
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         nproc=os.cpu_count() or 0,
         cpu_model=model,
@@ -400,7 +420,8 @@ def run_all(args: argparse.Namespace) -> Results:
     if peers_python and not Path(peers_python).exists():
         raise SystemExit(f"{peers_python} not found: run `bash bench/run.sh` (it creates it)")
     command = args.command or "python -m bench " + " ".join(sys.argv[1:])
-    results = Results(scale=scale, machine=machine(command, peers_python))
+    commit = args.commit or source_commit()
+    results = Results(scale=scale, machine=machine(command, peers_python, commit))
     with contextlib.ExitStack() as stack:
         emulator = start_emulator(*EMULATOR_ARGS)
         stack.callback(emulator.stop)
@@ -434,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-peers", action="store_true", help="skip peers and the HTTP clients")
     p.add_argument("--only-import", action="store_true", help="only the sidecar imports")
     p.add_argument("--command", default="", help="the command line to record in the results")
+    p.add_argument("--commit", default="", help="the source commit to record (default: git)")
     args = p.parse_args(argv)
     results = run_all(args)
     Path(args.out).write_text(render(results))

@@ -39,6 +39,7 @@ class Scale:
 @dataclass
 class Machine:
     command: str
+    commit: str
     date: str
     nproc: int
     cpu_model: str
