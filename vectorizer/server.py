@@ -98,7 +98,11 @@ class Server:
             raise OSError(f"cannot bind gRPC address {self.settings.grpc_address}")
         await self.grpc.start()
 
-        self.http_runner = web.AppRunner(make_http_app(self.app, self.auth), access_log=None)
+        # Bodies reach the handlers as sent: aiohttp's own decoding answers a bad
+        # gzip/deflate body itself and leaves the handler waiting on the payload.
+        self.http_runner = web.AppRunner(
+            make_http_app(self.app, self.auth), access_log=None, auto_decompress=False
+        )
         await self.http_runner.setup()
         host, port = _split_address(self.settings.http_address)
         ssl_context = self.tls.ssl_context() if self.tls is not None else None

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -31,7 +30,7 @@ from vectorizer.config import (
 )
 from vectorizer.decoding import Lenient, Undecodable, unwrap
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
-from vectorizer.logs import redact
+from vectorizer.observe import CREDENTIAL_KEYS, log_call, request_id, scrubber
 from vectorizer.settings import Settings
 from vectorizer.text import (
     PropertySettings,
@@ -47,8 +46,6 @@ from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
 log = logging.getLogger("vectorizer.service")
 R = TypeVar("R")
-
-CREDENTIAL_KEYS = ("x-aws-access-key", "x-aws-secret-key", "x-aws-session-token")
 
 INVALID_UTF8_TEXT = ItemError("INVALID_UTF8", "text is not valid UTF-8; send UTF-8 text", False)
 BLANK_OBJECT = ItemError(
@@ -78,14 +75,6 @@ def credentials_from_metadata(metadata: Sequence[tuple[str, Any]] | None) -> Aws
             "x-aws-access-key and x-aws-secret-key must be sent together",
         )
     return AwsCredentials(str(access), str(secret), values.get("x-aws-session-token") or None)
-
-
-def scrubber(metadata: Iterable[tuple[str, Any]] | None) -> Callable[[str], str]:
-    """Strips this call's credentials (and AWS echoes of any) from text for the caller."""
-    values = {k.lower(): str(v) for k, v in (metadata or ()) if k.lower() in CREDENTIAL_KEYS}
-    secrets = (values.get("x-aws-secret-key"), values.get("x-aws-session-token"))
-    ids = (values.get("x-aws-access-key"),)
-    return lambda text: redact(text, secrets, ids)
 
 
 def results_to_proto(
@@ -349,7 +338,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         """Metrics, a log line with a request id, and the one error mapping."""
         started = time.perf_counter()
         md = dict(context.invocation_metadata() or ())
-        info: dict[str, Any] = {"request_id": str(md.get("x-request-id") or uuid.uuid4().hex[:16])}
+        info: dict[str, Any] = {"request_id": request_id(md.get("x-request-id"))}
         code = grpc.StatusCode.OK
         message = ""
         metrics.IN_FLIGHT.inc()
@@ -370,18 +359,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             metrics.GRPC_LATENCY.labels(method).observe(elapsed)
             if message:
                 info["error"] = message
-            log.info(
-                "%s %s in %.1f ms",
-                method,
-                code.name,
-                elapsed * 1000,
-                extra={
-                    "method": method,
-                    "code": code.name,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    **info,
-                },
-            )
+            log_call(log, method, code.name, elapsed, {"method": method, "code": code.name}, info)
         await context.abort(code, message)
         raise AssertionError("unreachable")  # context.abort raises
 

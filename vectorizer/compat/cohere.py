@@ -30,8 +30,11 @@ from vectorizer.compat.common import (
     app_of,
     embed_texts,
     observed,
+    one_of,
+    positive_int,
     read_json,
     resolve_collection,
+    shown,
     with_overrides,
 )
 from vectorizer.config import resolve
@@ -46,6 +49,7 @@ INPUT_TYPES = {
 }
 EMBEDDING_TYPES = ("float",)
 TRUNCATE = ("NONE", "START", "END")
+SUFFIXES = ("/v2/embed",)
 
 
 def render_error(exc: CompatError) -> web.Response:
@@ -62,36 +66,33 @@ def _texts(body: dict[str, Any]) -> list[str]:
 
 
 def _input_type(body: dict[str, Any]) -> str:
-    value = body.get("input_type") or "search_document"
-    if value not in INPUT_TYPES:
-        raise CompatError(
-            400,
-            f"invalid input_type {str(value)[:40]!r}: must be one of {', '.join(INPUT_TYPES)}",
-        )
-    return value
+    value = body.get("input_type")
+    return "search_document" if value is None else one_of(value, list(INPUT_TYPES), "input_type")
 
 
 def _embedding_types(body: dict[str, Any]) -> None:
-    types = body.get("embedding_types") or ["float"]
+    types = body.get("embedding_types")
+    if types is None:
+        return
     if not isinstance(types, list):
         raise CompatError(400, "embedding_types must be a list")
     unsupported = [t for t in types if t not in EMBEDDING_TYPES]
     if unsupported:
         raise CompatError(
             400,
-            f"embedding_types {unsupported} not supported: only {list(EMBEDDING_TYPES)} is "
-            "(quantised types need the model's own quantisation)",
+            f"embedding_types {shown(unsupported)} not supported: only {list(EMBEDDING_TYPES)} "
+            "is (quantised types need the model's own quantisation)",
         )
 
 
 def _overrides(body: dict[str, Any]) -> Overrides:
-    dims = body.get("output_dimension")
-    if dims is not None and (not isinstance(dims, int) or isinstance(dims, bool) or dims <= 0):
-        raise CompatError(400, "output_dimension must be a positive integer")
+    dims = positive_int(body.get("output_dimension"), "output_dimension")
     truncate = body.get("truncate")
-    if truncate is not None and str(truncate).upper() not in TRUNCATE:
-        raise CompatError(400, f"truncate must be one of {', '.join(TRUNCATE)}")
-    return Overrides(dimensions=dims, truncate=str(truncate).upper() if truncate else None)
+    if truncate is not None:
+        truncate = one_of(
+            truncate.upper() if isinstance(truncate, str) else truncate, TRUNCATE, "truncate"
+        )
+    return Overrides(dimensions=dims, truncate=truncate)
 
 
 def _with_input_type(request: web.Request, cfg: Any, overrides: Overrides, value: str) -> Overrides:

@@ -31,6 +31,8 @@ from vectorizer.compat.common import (
     embed_texts,
     header_purpose,
     observed,
+    one_of,
+    positive_int,
     read_json,
     resolve_collection,
 )
@@ -42,10 +44,14 @@ ERROR_TYPES = {
     404: "invalid_request_error",
     429: "rate_limit_error",
 }
+SUFFIXES = ("/v1/embeddings",)
+ENCODINGS = ("float", "base64")
 
 
 def render_error(exc: CompatError) -> web.Response:
-    kind = ERROR_TYPES.get(exc.status, "server_error" if exc.status >= 500 else "api_error")
+    kind = ERROR_TYPES.get(
+        exc.status, "server_error" if exc.status >= 500 else "invalid_request_error"
+    )
     return web.json_response(
         {
             "error": {
@@ -85,23 +91,8 @@ def encode(vector: list[float], encoding: str) -> list[float] | str:
 
 
 def _encoding(body: dict[str, Any]) -> str:
-    value = body.get("encoding_format") or "float"
-    if value not in ("float", "base64"):
-        raise CompatError(
-            400,
-            f"encoding_format must be float or base64, got {str(value)[:40]!r}",
-            param="encoding_format",
-        )
-    return value
-
-
-def _dimensions(body: dict[str, Any]) -> int | None:
-    dims = body.get("dimensions")
-    if dims is None:
-        return None
-    if not isinstance(dims, int) or isinstance(dims, bool) or dims <= 0:
-        raise CompatError(400, "dimensions must be a positive integer", param="dimensions")
-    return dims
+    value = body.get("encoding_format")
+    return "float" if value is None else one_of(value, ENCODINGS, "encoding_format")
 
 
 @observed("openai_embeddings", render_error)
@@ -111,7 +102,7 @@ async def embeddings(request: web.Request) -> web.Response:
         raise CompatError(400, "missing required parameter: input", param="input")
     texts = parse_input(body["input"])
     encoding = _encoding(body)
-    dims = _dimensions(body)
+    dims = positive_int(body.get("dimensions"), "dimensions")
     model = body.get("model")
     model = model if isinstance(model, str) else None
     _, cfg = resolve_collection(request, model)

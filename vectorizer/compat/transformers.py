@@ -34,6 +34,8 @@ from vectorizer.compat.common import (
     app_of,
     embed_texts,
     observed,
+    one_of,
+    positive_int,
     read_json,
     resolve_collection,
 )
@@ -43,6 +45,7 @@ from vectorizer.types import Purpose
 TASK_PURPOSE = {"passage": Purpose.DOCUMENT, "query": Purpose.QUERY}
 PREFIXES = ("", "/collections/{collection}")
 VARIANTS = {"": None, "/passage": Purpose.DOCUMENT, "/query": Purpose.QUERY}
+SUFFIXES = ("/vectors", "/meta", "/.well-known/live", "/.well-known/ready")
 
 
 def render_error(exc: CompatError) -> web.Response:
@@ -76,22 +79,11 @@ async def meta(request: web.Request) -> web.Response:
     )
 
 
-def _purpose(body: dict[str, Any], variant: Purpose | None) -> Purpose:
-    task = body["config"].get("task_type")
-    if task:
-        if task not in TASK_PURPOSE:
-            raise CompatError(400, f"task_type must be passage or query, got {str(task)[:40]!r}")
-        return TASK_PURPOSE[task]
-    return variant or Purpose.DOCUMENT
-
-
-def _dimensions(config: dict[str, Any]) -> int | None:
-    dims = config.get("dimensions")
-    if dims is None:
-        return None
-    if not isinstance(dims, int) or isinstance(dims, bool) or dims <= 0:
-        raise CompatError(400, f"config.dimensions must be a positive integer, got {dims!r}")
-    return dims
+def _purpose(config: dict[str, Any], variant: Purpose | None) -> Purpose:
+    task = config.get("task_type")
+    if task in (None, ""):
+        return variant or Purpose.DOCUMENT
+    return TASK_PURPOSE[one_of(task, list(TASK_PURPOSE), "config.task_type")]
 
 
 def vectors_handler(variant: Purpose | None) -> Any:
@@ -101,10 +93,11 @@ def vectors_handler(variant: Purpose | None) -> Any:
         config = body.get("config") or {}
         if not isinstance(config, dict):
             raise CompatError(400, "config must be an object")
-        body["config"] = config
-        purpose = _purpose(body, variant)
+        purpose = _purpose(config, variant)
         _, cfg = resolve_collection(request)
-        overrides = Overrides(dimensions=_dimensions(config))
+        overrides = Overrides(
+            dimensions=positive_int(config.get("dimensions"), "config.dimensions")
+        )
         if "texts" in body:
             texts = body["texts"]
             if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
