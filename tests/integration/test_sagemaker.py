@@ -447,3 +447,17 @@ def test_container_batch_limit_below_batch_size_still_embeds_everything(
     assert_vectors(resp, texts)
     statuses = [c["status"] for c in calls(emulator)]
     assert statuses.count(424) == 1 and statuses.count(200) == 2
+
+
+def test_configured_dimensions_that_the_endpoint_contradicts_fail_at_once(
+    stub: pb_grpc.VectorizerStub, emulator: Emulator
+) -> None:
+    cfg = config("tei-small", "tei", dimensions=5)
+    err = rpc_error(lambda: embed(stub, ["dims wrong one", "dims wrong two"], cfg))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "384-dimensional" in err.details() and "dimensions 5" in err.details()
+    assert len(calls(emulator)) == 1  # a config mistake is not retried
+    ok = embed(
+        stub, ["dims right one", "dims right two"], config("tei-small", "tei", dimensions=DIM)
+    )
+    assert_vectors(ok, ["dims right one", "dims right two"], normalize=True)

@@ -20,7 +20,7 @@ from vectorizer.backends.sagemaker_batching import MAX_REQUEST_BYTES, encode_bod
 from vectorizer.backends.sagemaker_dialects import AutoDialect, AutoMemory, Dialect, get_dialect
 from vectorizer.backends.sagemaker_endpoint import EndpointRef, parse_endpoint
 from vectorizer.config import ResolvedConfig
-from vectorizer.errors import Kind, UpstreamError, error_text, transport_error
+from vectorizer.errors import ConfigError, Kind, UpstreamError, error_text, transport_error
 from vectorizer.transport import (
     AwsCredentials,
     AwsTransport,
@@ -283,7 +283,24 @@ class SageMakerBackend:
             parsed = dialect.parse_response(_json(answer.body), len(texts), prepared.config.options)
         except ValueError as exc:
             raise transport_error("bad_response", error_text(exc), target=ref.name) from None
+        _check_configured_dimensions(parsed.vectors, prepared.config.options.dimensions, ref.name)
         return BatchResult(vectors=parsed.vectors, input_tokens=parsed.input_tokens)
+
+
+def _check_configured_dimensions(
+    vectors: list[list[float]], expected: int | None, name: str
+) -> None:
+    """A container cannot be asked for a size: `dimensions` only states what it
+    answers. Several vectors agreeing on another length is the config's
+    mistake, not a transient fault; retrying would only repeat it."""
+    lengths = {len(v) for v in vectors}
+    if expected and len(vectors) > 1 and len(lengths) == 1 and expected not in lengths:
+        raise ConfigError(
+            [
+                f"endpoint {name} answers {lengths.pop()}-dimensional vectors but the config says "
+                f"dimensions {expected}; set dimensions to match the model or remove it"
+            ]
+        )
 
 
 class _Refused(Exception):
