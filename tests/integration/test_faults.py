@@ -251,17 +251,21 @@ def outcome_of(future: grpc.Future) -> Outcome:
 def rig() -> Iterator[Rig]:
     port = free_port()
     emulator = start_emulator("--seed", SEED, port=port)
-    sidecar = start_sidecar(
-        emulator,
-        "--cache-max-bytes",
-        "0",
-        "--upstream-timeout",
-        UPSTREAM_TIMEOUT,
-        "--endpoint-allowlist",
-        emulator.host_port,
-        "--log-level",
-        "warning",
-    )
+    try:
+        sidecar = start_sidecar(
+            emulator,
+            "--cache-max-bytes",
+            "0",
+            "--upstream-timeout",
+            UPSTREAM_TIMEOUT,
+            "--endpoint-allowlist",
+            emulator.host_port,
+            "--log-level",
+            "warning",
+        )
+    except BaseException:
+        emulator.stop()  # no orphan emulator when the sidecar cannot start
+        raise
     channel = grpc.insecure_channel(sidecar.grpc_address)
     the_rig = Rig(port, emulator, sidecar, channel, pb_grpc.VectorizerStub(channel))
     yield the_rig
