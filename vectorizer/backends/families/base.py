@@ -84,6 +84,19 @@ class FamilyCodec(Protocol):
 # ---- option checks ---------------------------------------------------------
 
 
+class CodecBase:
+    """What every codec shares: its spec, option checks, output dimension."""
+
+    def __init__(self, spec: FamilySpec):
+        self.spec = spec
+
+    def validate(self, options: EmbedOptions) -> list[str]:
+        return check_dimensions(self.spec, options) + check_input_type(self.spec, options)
+
+    def dimensions_for(self, options: EmbedOptions) -> int:
+        return options.dimensions or self.spec.default_dimensions
+
+
 def check_dimensions(spec: FamilySpec, options: EmbedOptions) -> list[str]:
     if options.dimensions is None or options.dimensions == spec.default_dimensions:
         return []

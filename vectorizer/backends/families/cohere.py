@@ -16,10 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vectorizer.backends.families.base import (
+    CodecBase,
     FamilySpec,
     ParsedResponse,
-    check_dimensions,
-    check_input_type,
     check_texts,
     effective_truncate,
     expect_object,
@@ -70,17 +69,11 @@ _V3_TRUNCATE = {Truncate.NONE: "NONE", Truncate.START: "START", Truncate.END: "E
 _V4_TRUNCATE = {Truncate.NONE: "NONE", Truncate.START: "LEFT", Truncate.END: "RIGHT"}
 
 
-class CohereCodec:
+class CohereCodec(CodecBase):
     def __init__(self, spec: FamilySpec, truncate_values: Mapping[Truncate, str], *, v4: bool):
-        self.spec = spec
+        super().__init__(spec)
         self._truncate = truncate_values
         self._v4 = v4
-
-    def validate(self, options: EmbedOptions) -> list[str]:
-        return check_dimensions(self.spec, options) + check_input_type(self.spec, options)
-
-    def dimensions_for(self, options: EmbedOptions) -> int:
-        return options.dimensions or self.spec.default_dimensions
 
     def build_request(
         self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions

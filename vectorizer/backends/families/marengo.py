@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from vectorizer.backends.families.base import (
+    CodecBase,
     FamilySpec,
     ParsedResponse,
-    check_dimensions,
-    check_input_type,
     check_texts,
     effective_truncate,
     expect_object,
@@ -47,15 +46,9 @@ MARENGO_27 = FamilySpec(
 _TRUNCATE = {Truncate.NONE: "none", Truncate.END: "end", Truncate.START: "end"}
 
 
-class MarengoCodec:
+class MarengoCodec(CodecBase):
     def __init__(self, spec: FamilySpec = MARENGO_27):
-        self.spec = spec
-
-    def validate(self, options: EmbedOptions) -> list[str]:
-        return check_dimensions(self.spec, options) + check_input_type(self.spec, options)
-
-    def dimensions_for(self, options: EmbedOptions) -> int:
-        return options.dimensions or self.spec.default_dimensions
+        super().__init__(spec)
 
     def build_request(
         self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from vectorizer.backends.families.base import (
+    CodecBase,
     FamilySpec,
     ParsedResponse,
-    check_dimensions,
-    check_input_type,
     check_texts,
     expect_object,
     expect_one,
@@ -52,17 +51,11 @@ TITAN_V2 = FamilySpec(
 )
 
 
-class TitanTextCodec:
+class TitanTextCodec(CodecBase):
     def __init__(self, spec: FamilySpec):
-        self.spec = spec
+        super().__init__(spec)
         # Only v2 takes options in the body; v1 rejects unknown fields.
         self._v2 = spec.name == TITAN_V2.name
-
-    def validate(self, options: EmbedOptions) -> list[str]:
-        return check_dimensions(self.spec, options) + check_input_type(self.spec, options)
-
-    def dimensions_for(self, options: EmbedOptions) -> int:
-        return options.dimensions or self.spec.default_dimensions
 
     def build_request(
         self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from vectorizer.backends.families.base import (
+    CodecBase,
     FamilySpec,
     ParsedResponse,
-    check_dimensions,
-    check_input_type,
     check_texts,
     expect_object,
     expect_one,
@@ -39,15 +38,9 @@ TITAN_MM_G1 = FamilySpec(
 )
 
 
-class TitanMultimodalCodec:
+class TitanMultimodalCodec(CodecBase):
     def __init__(self, spec: FamilySpec = TITAN_MM_G1):
-        self.spec = spec
-
-    def validate(self, options: EmbedOptions) -> list[str]:
-        return check_dimensions(self.spec, options) + check_input_type(self.spec, options)
-
-    def dimensions_for(self, options: EmbedOptions) -> int:
-        return options.dimensions or self.spec.default_dimensions
+        super().__init__(spec)
 
     def build_request(
         self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
