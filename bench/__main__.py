@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pickle
 import platform
 import signal
 import subprocess
@@ -49,7 +50,18 @@ EMULATOR_ARGS = ("--latency-ms", "40", "--rpm", "30000")
 # 128 slots: a Titan import at 500 calls/s x 40 ms keeps ~20 in flight, and
 # 64 query callers need their own slots beside it. 500/s is the quota the
 # operator is assumed to know; the limiter adapts from there.
-SIDECAR_ARGS = ("--initial-rate", "500", "--max-concurrency", "128", "--log-level", "warning")
+# 256 MiB of cache: the run embeds ~60,000 distinct 1024-float vectors, and the
+# cache phase must find the Titan import's vectors still there.
+SIDECAR_ARGS = (
+    "--initial-rate",
+    "500",
+    "--max-concurrency",
+    "128",
+    "--cache-max-bytes",
+    str(256 * 1024 * 1024),
+    "--log-level",
+    "warning",
+)
 QUOTA_TOLD_ARGS = (*SIDECAR_ARGS, "--max-rate", "500")
 QUOTA_CALLS_PER_SECOND = 500.0
 BATCH = {TITAN.key: 250, COHERE.key: 192}
@@ -69,8 +81,9 @@ class Bench:
         prefix = f"{self.run_id}-{name}"
         return prefix, make_texts(n, prefix)
 
-    def meter(self, sidecar: Sidecar | None = None) -> CpuMeter:
-        pids = {"emulator": self.emulator.proc.pid}
+    def meter(self, sidecar: Sidecar | None = None, **more: int) -> CpuMeter:
+        """CPU of the emulator, `sidecar`, this process and `more`; the rest is "others"."""
+        pids = {"emulator": self.emulator.proc.pid, "bench": os.getpid(), **more}
         if sidecar is not None:
             pids["sidecar"] = sidecar.proc.pid
         return CpuMeter(pids).start()
@@ -104,6 +117,7 @@ def sidecar_import(b: Bench, sidecar: Sidecar, family: Family, label: str) -> Im
         upstream_errors=stats["errors"],
         sidecar_cpu=cpu["sidecar"],
         emulator_cpu=cpu["emulator"],
+        others_cpu=cpu["others"],
         batch=BATCH[family.key],
         callers=CALLERS,
         error_codes=run.error_codes,
@@ -143,13 +157,16 @@ async def _direct(b: Bench, texts: Sequence[str], concurrency: int) -> tuple[Lat
     return Latency.of(run.latencies), run.errors
 
 
-def query_cell(b: Bench, sidecar: Sidecar, label: str, concurrency: int, loaded: bool) -> QueryCell:
+def query_cell(
+    b: Bench, sidecar: Sidecar, label: str, concurrency: int, importer: int | None = None
+) -> QueryCell:
+    loaded = importer is not None
     tag = f"q{concurrency}-{label}-{'imp' if loaded else 'idle'}"
     n = b.scale.query_n_1 if concurrency == 1 else concurrency * b.scale.query_per_caller_64
     _, direct_texts = b.texts(tag + "-direct", n)
     _, sidecar_texts = b.texts(tag + "-sidecar", n)
     _, warm_texts = b.texts(tag + "-warm", concurrency)
-    meter = b.meter(sidecar)
+    meter = b.meter(sidecar, **({"importer": importer} if importer else {}))
     direct, direct_errors = asyncio.run(_direct(b, direct_texts, concurrency))
     address = sidecar.grpc_address
     asyncio.run(query_latencies(address, TITAN, warm_texts, concurrency=concurrency))
@@ -164,6 +181,7 @@ def query_cell(b: Bench, sidecar: Sidecar, label: str, concurrency: int, loaded:
         errors=run.errors + direct_errors,
         emulator_cpu=cpu["emulator"],
         sidecar_cpu=cpu["sidecar"],
+        others_cpu=cpu["others"],
     )
     log(f"query {tag}: sidecar {cell.sidecar.ms()} direct {cell.direct.ms()}")
     return cell
@@ -179,7 +197,7 @@ def query_overhead(b: Bench, sidecar: Sidecar, label: str) -> None:
     """Four cells on `sidecar`: 1 and 64 callers, idle then during an import."""
     b.emulator.reset()
     for concurrency in (1, 64):
-        b.results.queries.append(query_cell(b, sidecar, label, concurrency, loaded=False))
+        b.results.queries.append(query_cell(b, sidecar, label, concurrency))
     b.emulator.reset()
     prefix, _ = b.texts(f"background-import-{label}", 0)
     proc = subprocess.Popen(
@@ -209,7 +227,7 @@ def query_overhead(b: Bench, sidecar: Sidecar, label: str) -> None:
         before = scrape(sidecar.http_url)
         in_flight = before.get("vectorizer_upstream_in_flight_calls", 0.0)
         for concurrency in (1, 64):
-            b.results.queries.append(query_cell(b, sidecar, label, concurrency, loaded=True))
+            b.results.queries.append(query_cell(b, sidecar, label, concurrency, proc.pid))
         after = scrape(sidecar.http_url)
         proc.send_signal(signal.SIGUSR1)
         out, _ = proc.communicate(timeout=120)
@@ -456,8 +474,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only-import", action="store_true", help="only the sidecar imports")
     p.add_argument("--command", default="", help="the command line to record in the results")
     p.add_argument("--commit", default="", help="the source commit to record (default: git)")
+    p.add_argument(
+        "--rerender",
+        action="store_true",
+        help="no workloads: write --out again from the last run's figures (after editing "
+        "bench/analysis.md)",
+    )
     args = p.parse_args(argv)
-    results = run_all(args)
+    saved = Path(args.out).with_suffix(".pickle")
+    if args.rerender:
+        results = pickle.loads(saved.read_bytes())
+    else:
+        results = run_all(args)
+        saved.write_bytes(pickle.dumps(results))
     Path(args.out).write_text(render(results))
     log(f"wrote {args.out} ({results.bench_seconds:.0f}s of workloads)")
     return 0

@@ -73,7 +73,7 @@ def targets(r: Results) -> list[Verdict]:
         ratio = imp.wall / limit
         passed = ratio <= 1.05 and imp.tally.lost == 0
         note = "passes" if passed else f"misses: {ratio:.2f}x, {imp.tally.lost} lost"
-        if imp.throttled == 0 and ratio < 1.0:
+        if imp.throttled == 0 and ratio < 0.95:
             note += (
                 f". Faster than the quota would allow: {imp.upstream_calls} calls never fill "
                 "the emulator's 30,000-request sliding 60 s window, so nothing was throttled "
@@ -160,7 +160,16 @@ def targets(r: Results) -> list[Verdict]:
                 "see CPU per upstream call and Analysis",
             )
         )
-    if r.cache is not None:
+    if r.cache is not None and r.cache.upstream_calls:
+        out.append(
+            Verdict(
+                "cache hit p50 <= 0.5 ms",
+                f"{r.cache.upstream_calls} of {r.cache.latency.n} calls went upstream",
+                None,
+                "not a cache measurement: the vectors had been evicted",
+            )
+        )
+    elif r.cache is not None:
         out.append(
             _ratio_verdict(
                 "cache hit p50 <= 0.5 ms",
@@ -222,7 +231,8 @@ def _import_rows(r: Results, family: str) -> list[list[str]]:
                 str(imp.tally),
                 f"{imp.upstream_calls:,}",
                 str(imp.throttled),
-                f"{imp.emulator_cpu / imp.wall:.2f}",
+                f"{imp.emulator_cpu / imp.wall:.2f} (sidecar {imp.sidecar_cpu / imp.wall:.2f}, "
+                f"other jobs {imp.others_cpu / imp.wall:.2f})",
                 "yes (96 per call)" if family == COHERE.key else "n/a",
             ]
         )
@@ -347,7 +357,7 @@ def render(r: Results) -> str:
                 f"{_ms(q.overhead_p50)} / {_ms(q.overhead_p99)}",
                 str(q.sidecar.n),
                 str(q.errors),
-                f"{q.sidecar_cpu:.1f} s / {q.emulator_cpu:.1f} s",
+                f"{q.sidecar_cpu:.1f} s / {q.emulator_cpu:.1f} s / {q.others_cpu:.1f} s",
                 ""
                 if q.during_import
                 else f"{q.sidecar_cpu / (q.sidecar.n + q.concurrency) * 1e3:.2f} ms",
@@ -363,7 +373,7 @@ def render(r: Results) -> str:
             "overhead p50 / p99",
             "n",
             "errors",
-            "CPU sidecar / emulator in phase",
+            "CPU in phase: sidecar / emulator / other jobs",
             "sidecar CPU per query",
         ],
         rows,

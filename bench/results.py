@@ -61,6 +61,7 @@ class ImportResult:
     upstream_errors: int
     sidecar_cpu: float
     emulator_cpu: float
+    others_cpu: float  # CPU used meanwhile by jobs outside the bench
     batch: int
     callers: int
     error_codes: dict[str, int] = field(default_factory=dict)
@@ -106,6 +107,7 @@ class QueryCell:
     errors: int
     emulator_cpu: float
     sidecar_cpu: float
+    others_cpu: float  # CPU used meanwhile by jobs outside the bench
 
     @property
     def overhead_p50(self) -> float:

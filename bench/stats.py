@@ -2,7 +2,9 @@
 
 - `Latency`: p50 / p99 / mean of samples, in seconds.
 - `cpu_seconds(pid)`: user + system CPU time of a process from /proc/<pid>/stat.
-- `CpuMeter`: CPU used by a few processes between `start` and `stop`.
+- `machine_busy_seconds()`: CPU time all processes of the machine used so far.
+- `CpuMeter`: CPU used by a few processes between `start` and `stop`, and by
+  everything else on the machine ("others": jobs that are not the bench's).
 """
 
 from __future__ import annotations
@@ -51,16 +53,29 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / _TICKS
 
 
+def machine_busy_seconds() -> float:
+    """Busy CPU time of the whole machine (all cores) from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 class CpuMeter:
-    """CPU seconds spent by named processes over an interval."""
+    """CPU seconds spent by named processes over an interval, plus "others":
+    what the rest of the machine used meanwhile (about 0 when the bench ran alone)."""
 
     def __init__(self, pids: Mapping[str, int]):
         self._pids = dict(pids)
         self._start: dict[str, float] = {}
+        self._busy = 0.0
 
     def start(self) -> CpuMeter:
         self._start = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._busy = machine_busy_seconds()
         return self
 
     def stop(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) - self._start[name] for name, pid in self._pids.items()}
+        used = {name: cpu_seconds(pid) - self._start[name] for name, pid in self._pids.items()}
+        others = machine_busy_seconds() - self._busy - sum(used.values())
+        return {**used, "others": max(0.0, others)}
