@@ -95,6 +95,17 @@ def targets(r: Results) -> list[Verdict]:
             out.append(Verdict(f">= {bound}x {PEER_NAMES[peer]} (Titan)", "not measured", None))
             continue
         ratio = ref.rate / p.rate
+        at_quota = ref.wall / quota_limit(ref, TITAN.key)
+        why = (
+            f"At the quota no client can pass {QUOTA:.0f} calls/s, {QUOTA / p.rate:.2f}x this "
+            f"peer's {p.rate:.0f} texts/s, and the sidecar ran at {at_quota:.2f}x of the "
+            "quota-bound time"
+        )
+        if adaptive is not None and adaptive is not ref:
+            why += (
+                f"; the adaptive sidecar, which this emulator does not hold to the quota, "
+                f"did {adaptive.rate / p.rate:.1f}x"
+            )
         out.append(
             _ratio_verdict(
                 f">= {bound}x {PEER_NAMES[peer]} (Titan import, texts/s)",
@@ -102,7 +113,7 @@ def targets(r: Results) -> list[Verdict]:
                 bound,
                 True,
                 f"{ratio:.1f}x ({ref.rate:.0f} vs {p.rate:.1f} texts/s; sidecar {ref.label})",
-                "",
+                why,
             )
         )
     busy = r.query(64, False)

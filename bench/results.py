@@ -29,11 +29,11 @@ class Scale:
 
     @classmethod
     def full(cls) -> Scale:
-        return cls("full", 10_000, 1_000, 1_000, 150, 25, 25_000, 2_000)
+        return cls("full", 10_000, 1_000, 1_000, 150, 25, 45_000, 2_000)
 
     @classmethod
     def quick(cls) -> Scale:
-        return cls("quick (1/20)", 500, 50, 50, 10, 3, 3_000, 100)
+        return cls("quick (1/20)", 500, 50, 50, 10, 3, 6_000, 100)
 
 
 @dataclass
