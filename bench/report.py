@@ -353,7 +353,9 @@ def render(r: Results) -> str:
         "never binds); `quota-told` (`--max-rate 500`) holds its import at the quota, as a "
         "real 30,000-rpm quota would, so queries compete with the import for the target's "
         "rate and take priority; at 64 callers its queries alone ask for more than 500 "
-        "calls/s and are paced too.",
+        "calls/s and are paced too. The emulator's quota is off in these phases (an "
+        "unpaced import fills a 30,000-request window in about 30 s and is then throttled "
+        "for up to a minute, which is quota behaviour, not query latency).",
         "",
     ]
     rows = []
