@@ -35,5 +35,11 @@ for a in "$@"; do
   if [ "$a" = "--quick" ]; then out=bench/RESULTS.quick.md; fi
 done
 
-exec "$PRODUCT_PY" -m bench --peers-python "$PEERS/bin/python" --out "$out" \
+"$PRODUCT_PY" -m bench --peers-python "$PEERS/bin/python" --out "$out" \
   --command "bash bench/run.sh${args[*]:+ ${args[*]}}" "$@"
+# The limiter against a per-second quota it is not told (bench/QUOTA.md).
+quick=0
+for a in "$@"; do [ "$a" = "--quick" ] && quick=1; done
+if [ "$quick" = 0 ]; then
+  "$PRODUCT_PY" -m bench.quota
+fi

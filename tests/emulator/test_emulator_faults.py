@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ResponseStre
 
 from tests.emulator.conftest import client
 from tests.support import Emulator, start_emulator
-from vectorizer.emulator.faults import Fault, FaultInjector, Faults, QuotaWindow
+from vectorizer.emulator.faults import Fault, FaultInjector, Faults, QuotaWindow, RateBucket
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
@@ -216,9 +216,34 @@ def test_quota_window_slides() -> None:
     assert window.admit(0)  # 0 = no quota
 
 
+def test_rate_bucket_bursts_one_second_then_paces() -> None:
+    now = [0.0]
+    bucket = RateBucket(clock=lambda: now[0])
+    assert [bucket.admit(5) for _ in range(6)] == [True] * 5 + [False]
+    now[0] = 0.2  # one token back
+    assert bucket.admit(5) and not bucket.admit(5)
+    now[0] = 100.0  # refills to the burst, not beyond
+    assert sum(bucket.admit(5) for _ in range(10)) == 5
+    assert bucket.admit(0)  # 0 = no quota
+
+
+def test_injector_applies_the_per_second_quota() -> None:
+    now = [0.0]
+    injector = FaultInjector(Faults(rps=2), seed=1, clock=lambda: now[0])
+    assert [injector.before("bedrock") for _ in range(3)] == [None, None, Fault.QUOTA]
+    assert injector.before("sagemaker") is None  # per service
+
+
 @pytest.mark.parametrize(
     "change",
-    [{"error_rate": -0.1}, {"error_status": 404}, {"rpm": -1}, {"fail_texts": "x"}, {"rpm": True}],
+    [
+        {"rps": -1},
+        {"error_rate": -0.1},
+        {"error_status": 404},
+        {"rpm": -1},
+        {"fail_texts": "x"},
+        {"rpm": True},
+    ],
 )
 def test_faults_reject_bad_values(change: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

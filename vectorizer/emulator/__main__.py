@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("latency-jitter-ms", float, "0", "uniform +/- jitter on the latency")
     add("throttle-rate", float, "0", "probability of ThrottlingException")
     add("rpm", int, "0", "requests per minute per service (0 = no quota)")
+    add("rps", float, "0", "requests per second per service, token bucket (0 = no quota)")
     add("error-rate", float, "0", "probability of a server error")
     add("error-status", int, "500", "server error status: 500, 503, 408 or 530")
     add("model-not-ready-rate", float, "0", "probability of ModelNotReadyException")
@@ -96,6 +97,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         "latency_jitter_ms": args.latency_jitter_ms,
         "throttle_rate": args.throttle_rate,
         "rpm": args.rpm,
+        "rps": args.rps,
         "error_rate": args.error_rate,
         "error_status": args.error_status,
         "model_not_ready_rate": args.model_not_ready_rate,

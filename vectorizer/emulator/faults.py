@@ -9,6 +9,9 @@ Parts:
 - `QuotaWindow`: a sliding 60-second window of admitted requests, the
   requests-per-minute quota of one service. Throttled requests do not count
   against it, as with AWS.
+- `RateBucket`: a requests-per-second quota as a token bucket (one second's
+  worth of burst), the shape that makes a client's rate control visible:
+  above the rate, throttles start within a second, not after a minute.
 - `FaultInjector`: draws the faults of one request from a seeded RNG, in a
   fixed order so that a seed gives the same sequence for the same requests.
   Time and chance are injected (`clock`, `seed`) so tests need no waiting.
@@ -61,6 +64,7 @@ class Faults:
     latency_jitter_ms: float = 0.0
     throttle_rate: float = 0.0
     rpm: int = 0  # 0 = no quota
+    rps: float = 0.0  # 0 = no per-second quota
     error_rate: float = 0.0
     error_status: int = 500
     model_not_ready_rate: float = 0.0
@@ -127,6 +131,30 @@ class QuotaWindow:
         return True
 
 
+class RateBucket:
+    """Admits requests at `rate` per second on average, bursting to one second's worth."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._tokens: float | None = None
+        self._last = 0.0
+
+    def admit(self, rate: float) -> bool:
+        if rate <= 0:
+            return True
+        now = self._clock()
+        capacity = max(1.0, rate)
+        if self._tokens is None:
+            self._tokens = capacity
+        else:
+            self._tokens = min(capacity, self._tokens + (now - self._last) * rate)
+        self._last = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
 class FaultInjector:
     """Draws faults for requests from the current `Faults`."""
 
@@ -141,12 +169,14 @@ class FaultInjector:
         self._clock = clock
         self._rng = random.Random(seed)
         self._windows: dict[str, QuotaWindow] = {}
+        self._buckets: dict[str, RateBucket] = {}
 
     def reset(self, faults: Faults) -> None:
         """Back to `faults`, empty quota windows and a freshly seeded RNG."""
         self.faults = faults
         self._rng = random.Random(self._seed)
         self._windows.clear()
+        self._buckets.clear()
 
     def _hit(self, rate: float) -> bool:
         # Always draw, so the sequence for a seed does not depend on which knobs are on.
@@ -171,7 +201,8 @@ class FaultInjector:
         chosen = next((fault for fault, hit in draws if hit), None)
         if chosen is Fault.THROTTLE:
             return chosen
-        if not window.admit(f.rpm):
+        bucket = self._buckets.setdefault(service, RateBucket(self._clock))
+        if not bucket.admit(f.rps) or not window.admit(f.rpm):
             return Fault.QUOTA
         return chosen
 
