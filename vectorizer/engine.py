@@ -88,8 +88,11 @@ class Engine:
         return self._backends[config.service].prepare(config)
 
     def label(self, prepared: Prepared) -> str:
-        """Bounded metric label: configured or known targets, else 'other'."""
-        return metrics.bounded(prepared.target, self._labels)
+        """Bounded metric label: a configured or known target, the known model
+        behind it (a profile id's base model), else 'other'."""
+        if prepared.target in self._labels:
+            return prepared.target
+        return metrics.bounded(prepared.known_name, self._labels)
 
     async def embed(
         self,

@@ -239,3 +239,24 @@ def test_sigterm_drains_in_flight_calls() -> None:
     finally:
         side.terminate()
         emu.stop()
+
+
+def test_metric_labels_stay_bounded(sidecar: Sidecar, stub: pb_grpc.VectorizerStub) -> None:
+    # A profile id is counted under its known base model; an inline endpoint
+    # name nobody configured collapses into "other", never the caller's text.
+    profile = pb.CollectionConfig(region="us-east-1", model="us.cohere.embed-v4:0")
+    stub.Vectorize(pb.VectorizeRequest(texts=["label check profile"], config=profile))
+    inline = pb.CollectionConfig(
+        service="sagemaker",
+        region="us-east-1",
+        endpoint="tei-small",
+        payload_format="tei",
+        batch_size=7,
+    )
+    stub.Vectorize(pb.VectorizeRequest(texts=["label check inline"], config=inline))
+    odd = pb.CollectionConfig(service="sagemaker", region="us-east-1", endpoint="caller-made-up-ep")
+    with pytest.raises(grpc.RpcError):
+        stub.Vectorize(pb.VectorizeRequest(texts=["label check odd"], config=odd))
+    _, body = sidecar.http_get("/metrics")
+    assert 'model="cohere.embed-v4:0"' in body
+    assert "us.cohere.embed-v4:0" not in body and "caller-made-up-ep" not in body

@@ -31,6 +31,9 @@ class Prepared:
     # What else picks the model behind `target` (a SageMaker endpoint's target
     # model, variant or inference component): part of the cache key.
     variant: str = ""
+    # A known name for `target` when the configured one is not (the base model
+    # id inside an inference-profile id or ARN): the metric label to fall back on.
+    known_name: str = ""
 
     @property
     def cache_target(self) -> str:

@@ -13,7 +13,12 @@ from urllib.parse import quote
 
 from vectorizer.backends import modelid
 from vectorizer.backends.base import Prepared
-from vectorizer.backends.families import FamilyCodec, needs_client_normalize, resolve_family
+from vectorizer.backends.families import (
+    FamilyCodec,
+    base_model_id,
+    needs_client_normalize,
+    resolve_family,
+)
 from vectorizer.backends.families.limits import fit_text
 from vectorizer.config import ResolvedConfig
 from vectorizer.errors import ConfigError, error_text, transport_error
@@ -45,6 +50,7 @@ class BedrockBackend:
             dimensions=codec.dimensions_for(config.options),
             client_normalize=needs_client_normalize(codec.spec, config.options),
             data=(codec, url),
+            known_name=base_model_id(config.model),
         )
 
     def fit_text(self, prepared: Prepared, text: str) -> tuple[str, ItemError | None]:
