@@ -196,3 +196,22 @@ def start_sidecar(
     stdout.start()
     stderr.start()
     return Sidecar(proc, m.group(1), "http://" + m.group(2), stderr, stdout)
+
+
+def http_json(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> tuple[int, Any]:
+    """(status, parsed JSON or None) of one HTTP call; error statuses are answers too."""
+    data = json.dumps(body).encode() if body is not None else None
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    return status, json.loads(raw) if raw else None

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import cohere
 import numpy as np
 import pytest
 
-from tests.support import Emulator, Sidecar
+from tests.support import Emulator, Sidecar, http_json
 from vectorizer.emulator.vectors import deterministic_vector
 
 
@@ -19,17 +15,7 @@ def client(sidecar: Sidecar, prefix: str = "") -> cohere.ClientV2:
 
 
 def raw(sidecar: Sidecar, body: dict, path: str = "/v2/embed") -> tuple[int, dict]:
-    req = urllib.request.Request(
-        sidecar.http_url + path,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return http_json("POST", sidecar.http_url + path, body)
 
 
 def bedrock_bodies(emulator: Emulator) -> list[dict]:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
-import urllib.error
-import urllib.request
 
 import numpy as np
 import openai
 import pytest
 
-from tests.support import Emulator, Sidecar
+from tests.support import Emulator, Sidecar, http_json
 from vectorizer.emulator.vectors import deterministic_vector
 
 
@@ -25,17 +22,7 @@ def client(sidecar: Sidecar, prefix: str = "", **headers: str) -> openai.OpenAI:
 
 
 def raw(sidecar: Sidecar, body: dict, path: str = "/v1/embeddings") -> tuple[int, dict]:
-    req = urllib.request.Request(
-        sidecar.http_url + path,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return http_json("POST", sidecar.http_url + path, body)
 
 
 def test_float_embeddings_with_model_naming_a_collection(sidecar: Sidecar, emulator) -> None:

@@ -8,30 +8,18 @@ a server of its own here runs with `--default-collection`, as a Weaviate
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.support import Emulator, Sidecar, start_sidecar
+from tests.support import Emulator, Sidecar, http_json, start_sidecar
 from vectorizer.emulator.vectors import deterministic_vector
 
 
 def call(method: str, url: str, body: Any = None, headers: dict | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    hdrs = {"Content-Type": "application/json", **(headers or {})}
-    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        return exc.code, json.loads(raw) if raw else None
+    return http_json(method, url, body, headers)
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ status, collection, model, item count and duration; input text only with
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
 import pytest
 
-from tests.support import Emulator, Sidecar, start_sidecar
+from tests.support import Emulator, Sidecar, http_json, start_sidecar
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,17 +22,7 @@ COHERE = "cohere.embed-english-v3"
 def call(
     side: Sidecar, method: str, path: str, body: Any = None, **headers: str
 ) -> tuple[int, Any]:
-    req = urllib.request.Request(
-        side.http_url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", **headers},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return http_json(method, side.http_url + path, body, headers, timeout=15)
 
 
 def run_traffic(side: Sidecar, marker: str) -> None:
