@@ -65,6 +65,8 @@ def cache_key(
     options: EmbedOptions,
     purpose: Purpose,
     text: str,
+    *,
+    media: str = "",
 ) -> str:
     """Hex SHA-256 naming one (caller, target, options, purpose, text) vector.
 
@@ -82,6 +84,10 @@ def cache_key(
         purpose.value,
         text,
     ]
+    if media:
+        # An image's digest and settings (`ImageInput.cache_text`), never its
+        # bytes; the extra element keeps it apart from any text's key.
+        document.append(media)
     # ensure_ascii: lone surrogates and any other code point encode safely.
     encoded = json.dumps(document, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(encoded.encode("ascii")).hexdigest()
@@ -257,7 +263,10 @@ class RedisTier:
             # The exception names host and port, never the URL's password.
             log.warning(
                 "redis cache tier %s failed, serving without it for %.1fs: %s: %s",
-                op, self._error_backoff, type(exc).__name__, exc,
+                op,
+                self._error_backoff,
+                type(exc).__name__,
+                exc,
             )
 
 

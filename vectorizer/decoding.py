@@ -122,15 +122,22 @@ def decode_vectorize(
         first = exc
     try:
         mirror = ib.VectorizeRequestBytes.FromString(data)
-        texts, bad = _texts(mirror.texts)
+        texts, bad_texts = _texts(mirror.texts)
         message = pb.VectorizeRequest(texts=texts, purpose=mirror.purpose)
+        bad = set(bad_texts)
+        for i, raw in enumerate(mirror.inputs):
+            try:
+                message.inputs.append(pb.Input.FromString(raw))
+            except Exception:  # noqa: BLE001 - this input alone is refused
+                message.inputs.append(pb.Input())
+                bad.add(len(texts) + i)  # results count texts first, then inputs
         _set_target(mirror, message)
     except _Refused as exc:
         return Undecodable(f"cannot decode the request: {exc}")
     except Exception:  # noqa: BLE001 - a deserializer must never raise
         # The public parse's reason: the mirror's would name a private type.
         return Undecodable(f"cannot decode the request: {_why(first)}")
-    return Lenient(message, bad)
+    return Lenient(message, frozenset(bad))
 
 
 def decode_vectorize_objects(

@@ -1,10 +1,13 @@
-"""The engine: texts in, one result per text out, in input order.
+"""The engine: texts (or images) in, one result per item out, in input order.
 
-For one request it
-1. checks each text (blank, length policy) -> item errors where needed,
+An item is a text or an `ImageInput`; both flow through the same steps, an
+image keyed by the hash of its bytes. For one request it
+1. checks each text (blank, length policy) and each image (the model's image
+   limits) -> item errors where needed,
 2. embeds identical texts once (dedupe),
 3. serves what the cache holds,
-4. splits the rest into upstream batches of the target's size,
+4. splits the rest into upstream batches of the target's size (images in
+   calls of their own, packed by the backend),
 5. runs them under the target's limiter (concurrency + adaptive rate,
    queries first), retrying classified errors with backoff within the
    deadline, isolating a bad item of a failed batch by halving it,
@@ -24,6 +27,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from vectorizer import metrics
 from vectorizer.backends.base import Backend, Prepared
@@ -32,6 +36,7 @@ from vectorizer.cache import VectorCache, cache_key
 from vectorizer.config import ResolvedConfig
 from vectorizer.dimensions import DimensionMemory
 from vectorizer.errors import Kind, UpstreamError, VectorizerError, transport_error
+from vectorizer.media import ImageInput
 from vectorizer.ratelimit import LimiterRegistry
 from vectorizer.retry import RetryPolicy, backoff_delay
 from vectorizer.transport import AwsCredentials
@@ -53,6 +58,8 @@ UNIFORM_STATUS = {
 }
 
 BLANK = ItemError("BLANK_TEXT", "text is empty or only whitespace: nothing to embed", False)
+
+Item = str | ImageInput
 
 
 @dataclass
@@ -97,7 +104,7 @@ class Engine:
     async def embed(
         self,
         prepared: Prepared,
-        texts: Sequence[str],
+        texts: Sequence[Item],
         purpose: Purpose,
         credentials: AwsCredentials,
         deadline: float,
@@ -105,8 +112,15 @@ class Engine:
         backend = self._backends[prepared.service]
         label = self.label(prepared)
         results: list[ItemResult | None] = [None] * len(texts)
-        positions: dict[str, list[int]] = {}
+        positions: dict[Item, list[int]] = {}
         for i, text in enumerate(texts):
+            if isinstance(text, ImageInput):
+                image, image_error = backend.check_image(prepared, text)
+                if image_error is not None:
+                    results[i] = ItemResult.fail(image_error)
+                else:
+                    positions.setdefault(image, []).append(i)
+                continue
             if not text.strip():
                 results[i] = ItemResult.fail(BLANK)
                 continue
@@ -124,18 +138,26 @@ class Engine:
                 prepared.cache_target,
                 prepared.config.options,
                 purpose,
-                text,
+                text if isinstance(text, str) else "",
+                media=text.cache_text() if isinstance(text, ImageInput) else "",
             )
             for text in positions
+            if isinstance(text, str) or text.cacheable
         }
         cached = await self._cache.get_many(list(keys.values())) if self._cache else {}
-        found: dict[str, ItemResult] = {
+        found: dict[Item, ItemResult] = {
             t: ItemResult.ok(cached[k]) for t, k in keys.items() if k in cached
         }
         pending = [t for t in positions if t not in found]
 
         size = max(1, prepared.max_batch_size)
-        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+        pending_texts = [t for t in pending if isinstance(t, str)]
+        pending_images = [t for t in pending if isinstance(t, ImageInput)]
+        batches: list[list[Item]] = [
+            list(pending_texts[i : i + size]) for i in range(0, len(pending_texts), size)
+        ]
+        if pending_images:
+            batches.extend(list(b) for b in backend.image_batches(prepared, pending_images))
         run = _Run(self, backend, prepared, purpose, credentials, deadline, label)
         batch_results = await _gather_or_raise([run.batch(b) for b in batches])
 
@@ -143,7 +165,7 @@ class Engine:
         for batch, outcome in zip(batches, batch_results, strict=True):
             for text, result in zip(batch, outcome, strict=True):
                 found[text] = result
-                if result.vector is not None:
+                if result.vector is not None and text in keys:
                     fresh[keys[text]] = result.vector
         if fresh and self._cache:
             await self._cache.put_many(fresh)
@@ -189,7 +211,7 @@ class _Run:
     def time_left(self) -> float:
         return self.deadline - self.e._clock() - DEADLINE_MARGIN
 
-    async def batch(self, texts: list[str]) -> list[ItemResult]:
+    async def batch(self, texts: list[Item]) -> list[ItemResult]:
         attempt = 0
         service, label = self.prepared.service, self.label
         while True:
@@ -220,7 +242,7 @@ class _Run:
             except _NoTime as exc:
                 return [ItemResult.fail(exc.error)] * len(texts)
 
-    async def _call(self, texts: list[str]) -> list[list[float]]:
+    async def _call(self, texts: list[Item]) -> list[list[float]]:
         service, label = self.prepared.service, self.label
         region = metrics.region_label(self.prepared.region)
         left = self.time_left()
@@ -238,8 +260,10 @@ class _Run:
         started = self.e._clock()
         outcome = "error"
         try:
+            # A batch is all texts or all images (`Engine.embed` builds them so).
+            batch = cast("Sequence[str] | Sequence[ImageInput]", texts)
             result = await self.backend.embed(
-                self.prepared, texts, self.purpose, self.credentials, max(0.001, self.time_left())
+                self.prepared, batch, self.purpose, self.credentials, max(0.001, self.time_left())
             )
             vectors = _checked(result.vectors, len(texts), self.prepared)
             self._check_learned_dimension(vectors)

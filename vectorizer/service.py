@@ -30,6 +30,7 @@ from vectorizer.config import (
 )
 from vectorizer.decoding import Lenient, Undecodable, unwrap
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
+from vectorizer.inputs import Item, describe, item_bytes, items_from_request
 from vectorizer.observe import CREDENTIAL_KEYS, log_call, request_id, scrubber
 from vectorizer.settings import Settings
 from vectorizer.text import (
@@ -165,7 +166,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
     def _check_count(self, count: int) -> None:
         limits = self.app.settings
         if not count:
-            raise VectorizerError(Kind.INVALID_ARGUMENT, "no texts: send at least one")
+            raise VectorizerError(Kind.INVALID_ARGUMENT, "no texts or inputs: send at least one")
         if count > limits.max_items:
             raise VectorizerError(
                 Kind.INVALID_ARGUMENT,
@@ -173,26 +174,26 @@ class VectorizerService(pb_grpc.VectorizerServicer):
                 "split the request",
             )
 
-    def _check_texts(self, texts: Sequence[str]) -> None:
+    def _check_texts(self, texts: Sequence[Item]) -> None:
         limits = self.app.settings
         self._check_count(len(texts))
-        total = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+        total = sum(item_bytes(t) for t in texts)
         if total > limits.max_request_bytes:
             raise VectorizerError(
                 Kind.INVALID_ARGUMENT,
-                f"request holds {total} bytes of text, over the limit of "
+                f"request holds {total} bytes of text and images, over the limit of "
                 f"{limits.max_request_bytes}; split the request",
             )
 
     def _item_errors(
-        self, texts: Sequence[str], not_utf8: frozenset[int], utf8_error: ItemError
+        self, texts: Sequence[Item], not_utf8: frozenset[int], utf8_error: ItemError
     ) -> dict[int, ItemError]:
         """Items refused before any upstream call: not UTF-8, or over --max-text-bytes."""
         limit = self.app.settings.max_text_bytes
         errors = {i: utf8_error for i in not_utf8}
         for i, text in enumerate(texts):
             # A UTF-8 length is at most 4 bytes per character and at least 1.
-            if i in errors or len(text) * 4 <= limit:
+            if i in errors or not isinstance(text, str) or len(text) * 4 <= limit:
                 continue
             size = len(text.encode("utf-8", "surrogatepass"))
             if size > limit:
@@ -216,7 +217,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
 
     async def _embed(
         self,
-        texts: list[str],
+        texts: Sequence[Item],
         purpose: Purpose,
         cfg_msg: pb.CollectionConfig,
         context: grpc.aio.ServicerContext,
@@ -226,8 +227,9 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         """Embed `texts`; items in `refused` get their error and skip the engine."""
         refused = refused or {}
         if self.app.settings.log_inputs:
-            # Opt-in only (--log-inputs): input text is user data.
-            info["inputs"] = texts
+            # Opt-in only (--log-inputs): input text is user data; images are
+            # logged by hash and size, never by content.
+            info["inputs"] = [describe(t) for t in texts]
         config = resolve(cfg_msg)
         prepared = self.app.engine.prepare(config)
         info["model"] = self.app.engine.label(prepared)
@@ -270,10 +272,12 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             msg: pb.VectorizeRequest
             msg, not_utf8 = unwrap(request)
             cfg, info["collection"] = self._config_message(msg)
-            texts = list(msg.texts)
+            texts, refused_inputs = items_from_request(list(msg.texts), msg.inputs)
             info["items"] = len(texts)
             self._check_texts(texts)
             refused = self._item_errors(texts, not_utf8, INVALID_UTF8_TEXT)
+            for i, error in refused_inputs.items():
+                refused.setdefault(i, error)
             purpose = to_purpose(msg.purpose)
             return await self._embed(texts, purpose, cfg, context, info, refused)
 

@@ -4,7 +4,9 @@
   upstream target's identity, batch size, output dimension and the
   backend's own data (codec, dialect, URL).
 - `Backend`: `prepare` (validate, may raise ConfigError), `fit_text`
-  (length policy per item) and `embed` (one upstream call for one batch).
+  (length policy per item), `check_image` and `image_batches` (the model's
+  image limits and call packing) and `embed` (one upstream call for one
+  batch of texts, or of images).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vectorizer.config import ResolvedConfig
+from vectorizer.media import ImageInput
 from vectorizer.transport import AwsCredentials
 from vectorizer.types import BatchResult, ItemError, Purpose
 
@@ -52,15 +55,26 @@ class Backend(Protocol):
         """Apply the length policy to one text."""
         ...
 
+    def check_image(
+        self, prepared: Prepared, image: ImageInput
+    ) -> tuple[ImageInput, ItemError | None]:
+        """The model's image limits (and length policy for joint text) for one image."""
+        ...
+
+    def image_batches(self, prepared: Prepared, images: list[ImageInput]) -> list[list[ImageInput]]:
+        """Upstream calls for checked images."""
+        ...
+
     async def embed(
         self,
         prepared: Prepared,
-        texts: Sequence[str],
+        texts: Sequence[str] | Sequence[ImageInput],
         purpose: Purpose,
         credentials: AwsCredentials,
         timeout: float,
     ) -> BatchResult:
-        """One upstream call for `texts` (len <= max_batch_size).
+        """One upstream call for `texts` (len <= max_batch_size), or for images
+        (one of `image_batches`' calls).
 
         Raises UpstreamError (classified) on failure; never returns a
         result whose vector count differs from len(texts).

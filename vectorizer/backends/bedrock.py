@@ -2,11 +2,15 @@
 
 `BedrockBackend.prepare` picks the codec for the configured model (or the
 explicit `family`) and validates the options against it; `embed` builds the
-family's body, signs and sends it, and parses the family's answer.
+family's body, signs and sends it, and parses the family's answer. Images
+go through the same call with the family's image body
+(`families.image_bodies`), after `check_image` held them to the family's
+limits (`families.image_limits`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
@@ -19,9 +23,12 @@ from vectorizer.backends.families import (
     needs_client_normalize,
     resolve_family,
 )
+from vectorizer.backends.families.image_bodies import build_image_request, parse_image_response
+from vectorizer.backends.families.image_limits import IMAGE_SPECS, check_image, not_supported, pack
 from vectorizer.backends.families.limits import fit_text
 from vectorizer.config import ResolvedConfig
 from vectorizer.errors import ConfigError, error_text, transport_error
+from vectorizer.media import ImageInput
 from vectorizer.transport import AwsCredentials, AwsTransport, endpoint_base, error_from_answer
 from vectorizer.types import BatchResult, ItemError, Purpose
 
@@ -57,16 +64,40 @@ class BedrockBackend:
         codec, _ = prepared.data
         return fit_text(text, codec.spec, prepared.config.options.truncate)
 
+    def check_image(
+        self, prepared: Prepared, image: ImageInput
+    ) -> tuple[ImageInput, ItemError | None]:
+        codec, _ = prepared.data
+        spec = IMAGE_SPECS.get(codec.spec.name)
+        if spec is None:
+            return image, not_supported(codec.spec.name)
+        error = check_image(codec.spec.name, spec, image)
+        if error is None and image.text:
+            # Joint text follows the text length policy of the model.
+            fitted, error = fit_text(image.text, codec.spec, prepared.config.options.truncate)
+            image = dataclasses.replace(image, text=fitted)
+        return image, error
+
+    def image_batches(self, prepared: Prepared, images: list[ImageInput]) -> list[list[ImageInput]]:
+        codec, _ = prepared.data
+        return pack(IMAGE_SPECS[codec.spec.name], images)
+
     async def embed(
         self,
         prepared: Prepared,
-        texts: Sequence[str],
+        texts: Sequence[str] | Sequence[ImageInput],
         purpose: Purpose,
         credentials: AwsCredentials,
         timeout: float,
     ) -> BatchResult:
         codec, url = prepared.data
-        body = json.dumps(codec.build_request(texts, purpose, prepared.config.options)).encode()
+        options = prepared.config.options
+        images = [t for t in texts if isinstance(t, ImageInput)]
+        if images:
+            request = build_image_request(codec, images, purpose, options)
+        else:
+            request = codec.build_request(texts, purpose, options)
+        body = json.dumps(request).encode()
         answer = await self._transport.post(
             service="bedrock",
             region=prepared.region,
@@ -79,7 +110,11 @@ class BedrockBackend:
         if answer.status != 200:
             raise error_from_answer(answer, prepared.target)
         try:
-            parsed = codec.parse_response(json.loads(answer.body), len(texts))
+            decoded = json.loads(answer.body)
+            if images:
+                parsed = parse_image_response(codec, decoded, len(texts))
+            else:
+                parsed = codec.parse_response(decoded, len(texts))
         except ValueError as exc:  # includes JSONDecodeError
             raise transport_error("bad_response", error_text(exc), target=prepared.target) from None
         tokens = parsed.input_tokens

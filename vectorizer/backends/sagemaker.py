@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from vectorizer.backends.base import Prepared
+from vectorizer.backends.families.image_limits import not_supported
 from vectorizer.backends.sagemaker_batching import MAX_REQUEST_BYTES, encode_body, split_batches
 from vectorizer.backends.sagemaker_dialects import AutoDialect, AutoMemory, Dialect, get_dialect
 from vectorizer.backends.sagemaker_endpoint import EndpointRef, parse_endpoint
 from vectorizer.config import ResolvedConfig
 from vectorizer.errors import ConfigError, Kind, UpstreamError, error_text, transport_error
+from vectorizer.media import ImageInput
 from vectorizer.transport import (
     AwsCredentials,
     AwsTransport,
@@ -132,14 +134,27 @@ class SageMakerBackend:
             )
         return text, None
 
+    def check_image(
+        self, prepared: Prepared, image: ImageInput
+    ) -> tuple[ImageInput, ItemError | None]:
+        # The payload dialects carry text only: no container contract for images.
+        return image, not_supported("a SageMaker endpoint")
+
+    def image_batches(self, prepared: Prepared, images: list[ImageInput]) -> list[list[ImageInput]]:
+        return [[image] for image in images]
+
     async def embed(
         self,
         prepared: Prepared,
-        texts: Sequence[str],
+        items: Sequence[str] | Sequence[ImageInput],
         purpose: Purpose,
         credentials: AwsCredentials,
         timeout: float,
     ) -> BatchResult:
+        # `check_image` refuses every image, so none reaches this call.
+        texts = [t for t in items if isinstance(t, str)]
+        if len(texts) != len(items):
+            raise ValueError("SageMaker endpoints take text only")
         ref, dialect, headers = prepared.data
         options = prepared.config.options
         # Sized with the configured dialect (auto: its first shape). A fallback

@@ -31,6 +31,7 @@ from vectorizer.emulator import bedrock, sagemaker
 from vectorizer.emulator.auth import check_auth
 from vectorizer.emulator.control import add_control_routes
 from vectorizer.emulator.faults import Fault
+from vectorizer.emulator.image_vectors import image_vector
 from vectorizer.emulator.records import Record, redact_headers
 from vectorizer.emulator.sagemaker import ContainerError
 from vectorizer.emulator.state import STATE_KEY, EmulatorConfig, EmulatorState
@@ -191,8 +192,18 @@ def _plan(state: EmulatorState, record: Record, raw: bytes) -> EmbedPlan:
     return plan
 
 
+def _vector(plan: EmbedPlan, index: int, text: str) -> list[float]:
+    media = plan.media.get(index)
+    if isinstance(media, bytes):
+        return image_vector(media, plan.dim, plan.purpose, plan.normalize, text=text)
+    if isinstance(media, str):
+        # An S3 location: the emulator has no S3, so the URI stands for the image.
+        return purposed_vector(f"{media}\n{text}", plan.dim, plan.purpose, plan.normalize)
+    return purposed_vector(text, plan.dim, plan.purpose, plan.normalize)
+
+
 def _embed(state: EmulatorState, plan: EmbedPlan, record: Record) -> bytes:
-    vectors = [purposed_vector(t, plan.dim, plan.purpose, plan.normalize) for t in plan.texts]
+    vectors = [_vector(plan, i, t) for i, t in enumerate(plan.texts)]
     corruptions = state.injector.after()
     if Fault.WRONG_COUNT in corruptions and plan.batched and vectors:
         vectors.pop()

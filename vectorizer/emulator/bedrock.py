@@ -13,7 +13,8 @@ Parts:
   ResourceNotFoundException. ARNs that name no model (application inference
   profiles, provisioned, imported and custom models) resolve only through
   `profiles`, the operator's `ID=FAMILY` mappings.
-- `plan_invoke(family, body)`: validation + plan for one request.
+- `plan_invoke(family, body)`: validation + plan for one request (requests
+  carrying an image are planned by `images.plan_image`).
 
 Vector scale, a choice of the emulator: Titan Text v1 answers raw
 (un-normalised) vectors, Titan Text v2 honours `normalize`, every other
@@ -30,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vectorizer.emulator import images
 from vectorizer.emulator import schema as s
 from vectorizer.emulator.vectors import token_count
 from vectorizer.emulator.wire import AwsError, EmbedPlan, Vectors, cut_words, new_request_id
@@ -371,6 +373,8 @@ def resolve_model(model_id: str, profiles: Mapping[str, str]) -> Family:
 
 
 def plan_invoke(family: Family, raw_body: bytes) -> EmbedPlan:
-    plan = family.plan(s.parse_object(raw_body))
+    body = s.parse_object(raw_body)
+    # Image requests have their own checks (`images.py`); text ones the family's.
+    plan = images.plan_image(family.key, body) or family.plan(body)
     plan.headers["X-Amzn-Bedrock-Input-Token-Count"] = str(plan.tokens)
     return plan

@@ -10,7 +10,8 @@ Parts:
 - `EmbedPlan`: a validated request, reduced to what the answer needs: the
   texts to embed (after the model's own truncation), the vector size and
   kind, the input token estimate, and `render`, which turns the vectors into
-  the service's response body. Keeping vectors apart from rendering lets the
+  the service's response body; `media` marks the positions that embed an
+  image. Keeping vectors apart from rendering lets the
   app corrupt them (fault injection) the same way for every family.
 - `cut_words`: truncation by whitespace words, keeping either end.
 """
@@ -71,6 +72,9 @@ class EmbedPlan:
     tokens: int = 0
     batched: bool = False  # several vectors per answer: "one vector too few" applies
     headers: dict[str, str] = field(default_factory=dict)
+    # Positions whose vector is an image's (bytes) or an S3 location's (URI);
+    # the text at that position is the text embedded with it ("" for none).
+    media: dict[int, bytes | str] = field(default_factory=dict)
 
 
 def cut_words(text: str, limit: int, keep_start: bool) -> str:

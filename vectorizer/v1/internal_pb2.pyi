@@ -7,16 +7,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class VectorizeRequestBytes(_message.Message):
-    __slots__ = ("texts", "purpose", "config", "collection")
+    __slots__ = ("texts", "purpose", "config", "collection", "inputs")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[bytes]
     purpose: int
     config: bytes
     collection: bytes
-    def __init__(self, texts: _Optional[_Iterable[bytes]] = ..., purpose: _Optional[int] = ..., config: _Optional[bytes] = ..., collection: _Optional[bytes] = ...) -> None: ...
+    inputs: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, texts: _Optional[_Iterable[bytes]] = ..., purpose: _Optional[int] = ..., config: _Optional[bytes] = ..., collection: _Optional[bytes] = ..., inputs: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class VectorizeObjectsRequestBytes(_message.Message):
     __slots__ = ("objects", "class_name", "property_schema", "purpose", "config", "collection")

@@ -18,7 +18,7 @@ PURPOSE_DOCUMENT: Purpose
 PURPOSE_QUERY: Purpose
 
 class CollectionConfig(_message.Message):
-    __slots__ = ("service", "region", "model", "endpoint", "target_model", "target_variant", "vectorize_class_name", "properties", "dimensions", "normalize", "truncate", "family", "input_type", "inference_component", "custom_attributes", "payload_format", "batch_size", "lowercase")
+    __slots__ = ("service", "region", "model", "endpoint", "target_model", "target_variant", "vectorize_class_name", "properties", "dimensions", "normalize", "truncate", "family", "input_type", "inference_component", "custom_attributes", "payload_format", "batch_size", "lowercase", "text_fields", "image_fields", "weights")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,9 @@ class CollectionConfig(_message.Message):
     PAYLOAD_FORMAT_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LOWERCASE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     service: str
     region: str
     model: str
@@ -55,19 +58,54 @@ class CollectionConfig(_message.Message):
     payload_format: str
     batch_size: int
     lowercase: bool
-    def __init__(self, service: _Optional[str] = ..., region: _Optional[str] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ..., target_model: _Optional[str] = ..., target_variant: _Optional[str] = ..., vectorize_class_name: _Optional[bool] = ..., properties: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ..., normalize: _Optional[bool] = ..., truncate: _Optional[str] = ..., family: _Optional[str] = ..., input_type: _Optional[str] = ..., inference_component: _Optional[str] = ..., custom_attributes: _Optional[str] = ..., payload_format: _Optional[str] = ..., batch_size: _Optional[int] = ..., lowercase: _Optional[bool] = ...) -> None: ...
+    text_fields: _containers.RepeatedScalarFieldContainer[str]
+    image_fields: _containers.RepeatedScalarFieldContainer[str]
+    weights: FieldWeights
+    def __init__(self, service: _Optional[str] = ..., region: _Optional[str] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ..., target_model: _Optional[str] = ..., target_variant: _Optional[str] = ..., vectorize_class_name: _Optional[bool] = ..., properties: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ..., normalize: _Optional[bool] = ..., truncate: _Optional[str] = ..., family: _Optional[str] = ..., input_type: _Optional[str] = ..., inference_component: _Optional[str] = ..., custom_attributes: _Optional[str] = ..., payload_format: _Optional[str] = ..., batch_size: _Optional[int] = ..., lowercase: _Optional[bool] = ..., text_fields: _Optional[_Iterable[str]] = ..., image_fields: _Optional[_Iterable[str]] = ..., weights: _Optional[_Union[FieldWeights, _Mapping]] = ...) -> None: ...
+
+class FieldWeights(_message.Message):
+    __slots__ = ("text_fields", "image_fields")
+    TEXT_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    text_fields: _containers.RepeatedScalarFieldContainer[float]
+    image_fields: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, text_fields: _Optional[_Iterable[float]] = ..., image_fields: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class Image(_message.Message):
+    __slots__ = ("data", "mime_type", "s3_uri", "bucket_owner", "detail")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    S3_URI_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_OWNER_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    mime_type: str
+    s3_uri: str
+    bucket_owner: str
+    detail: str
+    def __init__(self, data: _Optional[bytes] = ..., mime_type: _Optional[str] = ..., s3_uri: _Optional[str] = ..., bucket_owner: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class Input(_message.Message):
+    __slots__ = ("text", "image")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    image: Image
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
 
 class VectorizeRequest(_message.Message):
-    __slots__ = ("texts", "purpose", "config", "collection")
+    __slots__ = ("texts", "purpose", "config", "collection", "inputs")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     purpose: Purpose
     config: CollectionConfig
     collection: str
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ...) -> None: ...
+    inputs: _containers.RepeatedCompositeFieldContainer[Input]
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ...) -> None: ...
 
 class PropertySchema(_message.Message):
     __slots__ = ("name", "skip", "vectorize_property_name", "data_type", "indexed")
@@ -172,7 +210,7 @@ class GetMetaRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelFamily(_message.Message):
-    __slots__ = ("name", "model_ids", "dimensions", "default_dimensions", "max_batch_size", "max_input", "supports_purpose", "native_normalize", "truncate_modes")
+    __slots__ = ("name", "model_ids", "dimensions", "default_dimensions", "max_batch_size", "max_input", "supports_purpose", "native_normalize", "truncate_modes", "image_formats", "max_image_bytes", "images_per_call", "image_s3", "joint_text_image")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_IDS_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +220,11 @@ class ModelFamily(_message.Message):
     SUPPORTS_PURPOSE_FIELD_NUMBER: _ClassVar[int]
     NATIVE_NORMALIZE_FIELD_NUMBER: _ClassVar[int]
     TRUNCATE_MODES_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    MAX_IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_PER_CALL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_S3_FIELD_NUMBER: _ClassVar[int]
+    JOINT_TEXT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_ids: _containers.RepeatedScalarFieldContainer[str]
     dimensions: _containers.RepeatedScalarFieldContainer[int]
@@ -191,7 +234,12 @@ class ModelFamily(_message.Message):
     supports_purpose: bool
     native_normalize: bool
     truncate_modes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., model_ids: _Optional[_Iterable[str]] = ..., dimensions: _Optional[_Iterable[int]] = ..., default_dimensions: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_input: _Optional[str] = ..., supports_purpose: _Optional[bool] = ..., native_normalize: _Optional[bool] = ..., truncate_modes: _Optional[_Iterable[str]] = ...) -> None: ...
+    image_formats: _containers.RepeatedScalarFieldContainer[str]
+    max_image_bytes: int
+    images_per_call: int
+    image_s3: bool
+    joint_text_image: bool
+    def __init__(self, name: _Optional[str] = ..., model_ids: _Optional[_Iterable[str]] = ..., dimensions: _Optional[_Iterable[int]] = ..., default_dimensions: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_input: _Optional[str] = ..., supports_purpose: _Optional[bool] = ..., native_normalize: _Optional[bool] = ..., truncate_modes: _Optional[_Iterable[str]] = ..., image_formats: _Optional[_Iterable[str]] = ..., max_image_bytes: _Optional[int] = ..., images_per_call: _Optional[int] = ..., image_s3: _Optional[bool] = ..., joint_text_image: _Optional[bool] = ...) -> None: ...
 
 class GetMetaResponse(_message.Message):
     __slots__ = ("version", "services", "families", "payload_formats", "collections")

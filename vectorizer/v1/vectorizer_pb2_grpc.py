@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class VectorizerStub:
-    """Turns texts or objects into embedding vectors.
+    """Turns texts, images or objects into embedding vectors.
     """
 
     def __init__(self, channel):
@@ -58,11 +58,11 @@ class VectorizerStub:
 
 
 class VectorizerServicer:
-    """Turns texts or objects into embedding vectors.
+    """Turns texts, images or objects into embedding vectors.
     """
 
     def Vectorize(self, request, context):
-        """Embeds texts. One Result per text, in input order.
+        """Embeds texts and images. One Result per item, in input order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,7 +122,7 @@ def add_VectorizerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Vectorizer:
-    """Turns texts or objects into embedding vectors.
+    """Turns texts, images or objects into embedding vectors.
     """
 
     @staticmethod
