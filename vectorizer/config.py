@@ -13,6 +13,7 @@ the backends; `ResolvedConfig` carries what they need.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ class ResolvedConfig:
     vectorize_class_name: bool = False
     properties: tuple[str, ...] = ()
     lowercase: bool = True
+    # multi2vec (objects with images): fields and their weights.
+    text_fields: tuple[str, ...] = ()
+    image_fields: tuple[str, ...] = ()
+    text_weights: tuple[float, ...] = ()
+    image_weights: tuple[float, ...] = ()
+
+    @property
+    def multi2vec(self) -> bool:
+        """Objects are embedded field by field (multi2vec rules), not as one text."""
+        return bool(self.text_fields or self.image_fields)
 
     @property
     def target_name(self) -> str:
@@ -128,6 +139,31 @@ def config_errors(msg: pb.CollectionConfig) -> list[str]:
         errors.append(f"dimensions must be positive, got {msg.dimensions}")
     if msg.HasField("batch_size") and not 1 <= msg.batch_size <= MAX_BATCH_SIZE:
         errors.append(f"batchSize must be between 1 and {MAX_BATCH_SIZE}, got {msg.batch_size}")
+    errors.extend(_multi2vec_errors(msg))
+    return errors
+
+
+def _multi2vec_errors(msg: pb.CollectionConfig) -> list[str]:
+    """multi2vec-aws's field and weight checks, in its wording."""
+    errors = []
+    pairs = (
+        ("text", msg.text_fields, msg.weights.text_fields),
+        ("image", msg.image_fields, msg.weights.image_fields),
+    )
+    for name, fields, weights in pairs:
+        if any(not f for f in fields):
+            errors.append(f"{name}Field values cannot be empty")
+        if weights and len(weights) != len(fields):
+            errors.append(f"weights.{name}Fields does not equal number of {name}Fields")
+        if any(not math.isfinite(w) or w < 0 for w in weights):
+            errors.append(f"weights.{name}Fields must be finite numbers, not negative")
+    if msg.HasField("weights") and not any(w for _, _, ws in pairs for w in ws):
+        if msg.weights.text_fields or msg.weights.image_fields:
+            errors.append("weights must not all be zero")
+    if (msg.text_fields or msg.image_fields) and msg.properties:
+        errors.append(
+            "properties does not apply with textFields/imageFields: list the fields to embed there"
+        )
     return errors
 
 
@@ -162,6 +198,10 @@ def resolve(msg: pb.CollectionConfig) -> ResolvedConfig:
         vectorize_class_name=msg.vectorize_class_name,
         properties=tuple(msg.properties),
         lowercase=msg.lowercase if msg.HasField("lowercase") else True,
+        text_fields=tuple(msg.text_fields),
+        image_fields=tuple(msg.image_fields),
+        text_weights=tuple(msg.weights.text_fields),
+        image_weights=tuple(msg.weights.image_fields),
     )
 
 

@@ -20,6 +20,7 @@ from google.protobuf import struct_pb2
 from vectorizer import __version__, metrics
 from vectorizer.app import App
 from vectorizer.backends.families import FAMILIES
+from vectorizer.backends.families.image_limits import IMAGE_SPECS
 from vectorizer.config import (
     PAYLOAD_FORMATS,
     SERVICES,
@@ -31,6 +32,7 @@ from vectorizer.config import (
 from vectorizer.decoding import Lenient, Undecodable, unwrap
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
 from vectorizer.inputs import Item, describe, item_bytes, items_from_request
+from vectorizer.multi2vec import combine, object_parts
 from vectorizer.observe import CREDENTIAL_KEYS, log_call, request_id, scrubber
 from vectorizer.settings import Settings
 from vectorizer.text import (
@@ -296,6 +298,8 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             # Count first: building texts for an oversized request is wasted work.
             self._check_count(len(msg.objects))
             config = resolve(cfg)
+            if config.multi2vec:
+                return await self._embed_fields(msg, not_utf8, config, context, info)
             settings = text_settings(config, msg.class_name, msg.property_schema)
             texts = [
                 "" if i in not_utf8 else build_text(struct_dict(obj.properties), settings)
@@ -310,6 +314,60 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             return await self._embed(texts, purpose, cfg, context, info, refused)
 
         return await self._observe("VectorizeObjects", context, run)
+
+    async def _embed_fields(
+        self,
+        msg: pb.VectorizeObjectsRequest,
+        not_utf8: frozenset[int],
+        config: ResolvedConfig,
+        context: grpc.aio.ServicerContext,
+        info: dict[str, Any],
+    ) -> pb.VectorizeResponse:
+        """multi2vec rules: every field embedded alone, combined per object."""
+        parts: list[list[Item]] = []
+        refused: dict[int, ItemError] = {}
+        for i, obj in enumerate(msg.objects):
+            items, error = (
+                ([], INVALID_UTF8_OBJECT)
+                if i in not_utf8
+                else object_parts(struct_dict(obj.properties), config)
+            )
+            parts.append(items)
+            if error is not None:
+                refused[i] = error
+        flat = [item for items in parts for item in items]
+        total = sum(item_bytes(t) for t in flat)
+        if total > self.app.settings.max_request_bytes:
+            raise VectorizerError(
+                Kind.INVALID_ARGUMENT,
+                f"request holds {total} bytes of text and images, over the limit of "
+                f"{self.app.settings.max_request_bytes}; split the request",
+            )
+        prepared = self.app.engine.prepare(config)
+        info["model"] = self.app.engine.label(prepared)
+        outcome = None
+        if flat:
+            credentials = await self._credentials(context)
+            outcome = await self.app.engine.embed(
+                prepared, flat, to_purpose(msg.purpose), credentials, self._deadline(context)
+            )
+        results: list[ItemResult] = []
+        position = 0
+        for i, items in enumerate(parts):
+            own = outcome.results[position : position + len(items)] if outcome else []
+            position += len(items)
+            error = refused.get(i) or next((r.error for r in own if r.error is not None), None)
+            if error is not None:
+                results.append(ItemResult.fail(error))
+            else:
+                vectors = [r.vector for r in own if r.vector is not None]
+                results.append(ItemResult.ok(combine(vectors, config)))
+        return pb.VectorizeResponse(
+            results=results_to_proto(results, scrubber(context.invocation_metadata())),
+            model=prepared.target,
+            dimensions=outcome.dimensions if outcome else (prepared.dimensions or 0),
+            usage=pb.Usage(input_tokens=outcome.input_tokens if outcome else 0),
+        )
 
     async def ValidateConfig(
         self,
@@ -420,8 +478,9 @@ def validate_with(
 
 
 def meta(app: App) -> pb.GetMetaResponse:
-    families = [
-        pb.ModelFamily(
+    families = []
+    for c in FAMILIES.values():
+        family = pb.ModelFamily(
             name=c.spec.name,
             model_ids=list(c.spec.model_ids),
             dimensions=list(c.spec.dimensions),
@@ -432,8 +491,14 @@ def meta(app: App) -> pb.GetMetaResponse:
             native_normalize=c.spec.native_normalize,
             truncate_modes=[t.value for t in c.spec.native_truncate],
         )
-        for c in FAMILIES.values()
-    ]
+        image = IMAGE_SPECS.get(c.spec.name)
+        if image is not None:
+            family.image_formats.extend(image.formats)
+            family.max_image_bytes = image.max_bytes or 0
+            family.images_per_call = image.per_call
+            family.image_s3 = image.s3
+            family.joint_text_image = image.joint_text
+        families.append(family)
     return pb.GetMetaResponse(
         version=__version__,
         services=list(SERVICES),
