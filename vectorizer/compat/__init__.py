@@ -1,7 +1,8 @@
 """HTTP compat endpoints: stock tools talk to the sidecar in their own protocol.
 
 One module per protocol (`transformers`: Weaviate text2vec-transformers,
-`openai`: OpenAI embeddings, `cohere`: Cohere Embed v2), sharing `common`
+`openai`: OpenAI embeddings, `cohere`: Cohere Embed v2, `clip`: Weaviate
+multi2vec-clip), sharing `common`
 (collection, credentials, engine call, metrics, logs). `register_compat(http)`
 adds every route to the side port's aiohttp application, and a middleware
 that answers a wrong method or path under a protocol's route in that
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from vectorizer.compat import cohere, openai, transformers
+from vectorizer.compat import clip, cohere, openai, transformers
 from vectorizer.compat.common import routing_errors
 
-PROTOCOLS = (transformers, openai, cohere)
+PROTOCOLS = (transformers, openai, cohere, clip)
 
 
 def register_compat(http: web.Application) -> None:

@@ -15,6 +15,8 @@ Errors: `{"error": {"message", "type", "param", "code"}}`.
 Collection: `/collections/{name}/v1/embeddings`, the `X-Vectorizer-Collection`
 header, a `model` naming a loaded collection, or `--default-collection`.
 OpenAI has no purpose field: documents unless `X-Vectorizer-Purpose: query`.
+For a collection whose model takes images, an input that is a
+`data:image/<type>;base64,` URL is embedded as an image (as LiteLLM does).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from vectorizer.compat.common import (
     read_json,
     resolve_collection,
 )
+from vectorizer.compat.images import embed_items, with_images
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -106,7 +109,13 @@ async def embeddings(request: web.Request) -> web.Response:
     model = body.get("model")
     model = model if isinstance(model, str) else None
     _, cfg = resolve_collection(request, model)
-    out = await embed_texts(request, texts, header_purpose(request), cfg, Overrides(dims))
+    # Multimodal models: `data:image/...;base64,` inputs are images.
+    items = with_images(texts, cfg, "input")
+    purpose, overrides = header_purpose(request), Overrides(dims)
+    if items is None:
+        out = await embed_texts(request, texts, purpose, cfg, overrides)
+    else:
+        out = await embed_items(request, items, purpose, cfg, overrides)
     return web.json_response(
         {
             "object": "list",
