@@ -81,7 +81,9 @@ class ImageInput:
     info: ImageInfo | None = field(default=None, compare=False)
     s3_uri: str = ""
     bucket_owner: str = ""
-    mime_type: str = ""  # declared (S3: the format to tell the model)
+    # Declared type: for bytes only checked (the format comes from the data),
+    # for S3 the format told to the model (then part of `digest`).
+    mime_type: str = field(default="", compare=False)
     detail: str = ""  # Nova detailLevel: STANDARD_IMAGE / DOCUMENT_IMAGE ("" default)
     text: str = ""  # joint text+image vector when not empty
 
@@ -152,7 +154,12 @@ def inspect(data: bytes, declared_mime: str = "") -> tuple[ImageInfo | None, Ite
                 fmt = _PIL_FORMATS.get(img.format or "")
                 # Decoding every pixel is the only proof the data is complete.
                 img.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None, _invalid(
+            f"image has more pixels than can be decoded safely (over {Image.MAX_IMAGE_PIXELS}); "
+            "scale it down"
+        )
+    except UnidentifiedImageError:
         return None, _invalid(f"{sniffed.upper()} data cannot be decoded: the file is corrupt")
     except (OSError, SyntaxError, ValueError):
         return None, _invalid(
@@ -215,7 +222,8 @@ def image_from_s3(
             f"MIME type {mime_type[:60]!r} is not an image type accepted here "
             f"({', '.join(MIME_TYPES.values())})"
         )
-    digest = hashlib.sha256(f"{uri}\n{bucket_owner}".encode()).hexdigest()
+    mime = mime_type.strip().lower()
+    digest = hashlib.sha256(f"{uri}\n{bucket_owner}\n{mime}".encode()).hexdigest()
     return (
         ImageInput(
             digest,
@@ -223,7 +231,7 @@ def image_from_s3(
             None,
             s3_uri=uri,
             bucket_owner=bucket_owner,
-            mime_type=mime_type.strip().lower(),
+            mime_type=mime,
             detail=detail,
             text=text,
         ),
