@@ -1,7 +1,9 @@
 """A small Python client of the sidecar's gRPC contract, sync and async.
 
-- `VectorizerClient` / `AsyncVectorizerClient`: `embed(texts)` and
-  `embed_objects(objects)` return one vector per input, in order. Items that
+- `VectorizerClient` / `AsyncVectorizerClient`: `embed(texts)`,
+  `embed_images(images)` (image file bytes, or `Image` / `Input` messages
+  for S3 locations and text+image pairs) and `embed_objects(objects)` return
+  one vector per input, in order. Items that
   come back with a retryable item error (throttled, deadline, upstream
   unavailable), and whole requests refused with a retryable status
   (RESOURCE_EXHAUSTED, UNAVAILABLE), are sent again, only those items, with
@@ -212,6 +214,21 @@ class _Base:
         _target(request, collection, config)
         return request
 
+    def _inputs_request(
+        self,
+        images: Sequence[bytes | pb.Image | pb.Input],
+        collection: str | None,
+        config: Config | None,
+        purpose: PurposeName,
+    ) -> pb.VectorizeRequest:
+        request = pb.VectorizeRequest(
+            inputs=[_input(i) for i in images], purpose=to_purpose(purpose)
+        )
+        if config is None and collection is None:
+            config, collection = self.config, self.collection
+        _target(request, collection, config)
+        return request
+
     def _objects_request(
         self,
         objects: Sequence[Mapping[str, Any]],
@@ -237,11 +254,22 @@ class _Base:
         return self.metadata + (creds.metadata() if creds else [])
 
 
+def _input(item: bytes | pb.Image | pb.Input) -> pb.Input:
+    if isinstance(item, pb.Input):
+        return item
+    if isinstance(item, pb.Image):
+        return pb.Input(image=item)
+    return pb.Input(image=pb.Image(data=bytes(item)))
+
+
 def _subset(request: Any, pending: list[int], full: Sequence[Any]) -> Any:
-    """The request for just the pending items (texts or objects)."""
+    """The request for just the pending items (texts, inputs or objects)."""
     out = type(request)()
     out.CopyFrom(request)
-    field = "texts" if isinstance(request, pb.VectorizeRequest) else "objects"
+    if isinstance(request, pb.VectorizeRequest):
+        field = "inputs" if request.inputs else "texts"
+    else:
+        field = "objects"
     del getattr(out, field)[:]
     getattr(out, field).extend(full[i] for i in pending)
     return out
@@ -290,6 +318,21 @@ class VectorizerClient(_Base):
             return []
         request = self._texts_request(texts, collection, config, purpose)
         return self._run(self._stub.Vectorize, request, list(request.texts), credentials, timeout)
+
+    def embed_images(
+        self,
+        images: Sequence[bytes | pb.Image | pb.Input],
+        *,
+        collection: str | None = None,
+        config: Config | None = None,
+        purpose: PurposeName = "document",
+        credentials: Credentials | None = None,
+        timeout: float | None = None,
+    ) -> list[list[float]]:
+        if not images:
+            return []
+        request = self._inputs_request(images, collection, config, purpose)
+        return self._run(self._stub.Vectorize, request, list(request.inputs), credentials, timeout)
 
     def embed_objects(
         self,
@@ -399,6 +442,22 @@ class AsyncVectorizerClient(_Base):
         return await self._run(
             self._stub.Vectorize, request, list(request.texts), credentials, timeout
         )
+
+    async def embed_images(
+        self,
+        images: Sequence[bytes | pb.Image | pb.Input],
+        *,
+        collection: str | None = None,
+        config: Config | None = None,
+        purpose: PurposeName = "document",
+        credentials: Credentials | None = None,
+        timeout: float | None = None,
+    ) -> list[list[float]]:
+        if not images:
+            return []
+        request = self._inputs_request(images, collection, config, purpose)
+        full = list(request.inputs)
+        return await self._run(self._stub.Vectorize, request, full, credentials, timeout)
 
     async def embed_objects(
         self,
