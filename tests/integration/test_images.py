@@ -214,3 +214,10 @@ def test_request_without_any_item_is_invalid(stub) -> None:
     with pytest.raises(grpc.RpcError) as info:
         vectorize(stub, TITAN)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_sagemaker_collection_refuses_images_per_item(stub, emulator) -> None:
+    request = pb.VectorizeRequest(texts=["hi"], inputs=[image(PNG)], collection="Products")
+    resp = stub.Vectorize(request, timeout=30)
+    assert resp.results[0].HasField("vector")
+    assert resp.results[1].error.code == "MEDIA_NOT_SUPPORTED"

@@ -107,3 +107,18 @@ def test_inspect_never_raises(data: bytes) -> None:
     for prefix in (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a"):
         info, error = inspect(prefix + data)
         assert (info is None) != (error is None)
+
+
+def test_input_with_bad_utf8_text_is_its_own_item_error() -> None:
+    from vectorizer.decoding import Lenient, decode_vectorize
+    from vectorizer.v1 import internal_pb2 as ib
+    from vectorizer.v1 import vectorizer_pb2 as pb
+
+    good = pb.Input(image=pb.Image(data=solid((1, 1, 1)))).SerializeToString()
+    # An Input whose text field (1) holds bytes that are not UTF-8.
+    bad = b"\x0a\x02\xff\xfe"
+    raw = ib.VectorizeRequestBytes(texts=[b"ok"], inputs=[good, bad], collection=b"c")
+    decoded = decode_vectorize(raw.SerializeToString())
+    assert isinstance(decoded, Lenient)
+    assert decoded.bad_items == frozenset({2})  # texts first: 1 text, then input 1
+    assert decoded.message.inputs[0].image.data == solid((1, 1, 1))
