@@ -22,7 +22,9 @@ field without a weight) is refused with an item error: Weaviate itself
 fails on it (index out of range).
 
 Parts: `object_parts(properties, config)` (the items of one object, or its
-error) and `combine(vectors, config)`.
+error), `combine(vectors, config)`, and `assemble(...)`: one result per
+object from the results of all objects' items embedded in one engine call
+(an object fails with its first failed item).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 from vectorizer.config import ResolvedConfig
 from vectorizer.inputs import Item
 from vectorizer.media import decode_image_string, image_from_bytes
-from vectorizer.types import ItemError
+from vectorizer.types import ItemError, ItemResult
 
 BLANK_MULTI = ItemError(
     "BLANK_TEXT",
@@ -96,3 +98,28 @@ def combine(vectors: Sequence[Sequence[float]], config: ResolvedConfig) -> list[
         weights = (weights / weights.sum())[: len(stack)]
         stack = stack * weights[:, None]
     return (stack.sum(axis=0) / len(stack)).tolist()
+
+
+def assemble(
+    parts: Sequence[Sequence[Item]],
+    refused: Mapping[int, ItemError],
+    results: Sequence[ItemResult],
+    config: ResolvedConfig,
+) -> list[ItemResult]:
+    """Per object: its refusal, else its first item error, else its combined vector.
+
+    `results` holds one result per item of `parts`, flattened in order.
+    """
+    out: list[ItemResult] = []
+    position = 0
+    for index, items in enumerate(parts):
+        own = results[position : position + len(items)]
+        position += len(items)
+        error = refused.get(index) or next((r.error for r in own if r.error is not None), None)
+        if error is not None:
+            out.append(ItemResult.fail(error))
+        else:
+            out.append(
+                ItemResult.ok(combine([r.vector for r in own if r.vector is not None], config))
+            )
+    return out

@@ -32,7 +32,7 @@ from vectorizer.config import (
 from vectorizer.decoding import Lenient, Undecodable, unwrap
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
 from vectorizer.inputs import Item, describe, item_bytes, items_from_request
-from vectorizer.multi2vec import combine, object_parts
+from vectorizer.multi2vec import assemble, object_parts
 from vectorizer.observe import CREDENTIAL_KEYS, log_call, request_id, scrubber
 from vectorizer.settings import Settings
 from vectorizer.text import (
@@ -351,17 +351,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             outcome = await self.app.engine.embed(
                 prepared, flat, to_purpose(msg.purpose), credentials, self._deadline(context)
             )
-        results: list[ItemResult] = []
-        position = 0
-        for i, items in enumerate(parts):
-            own = outcome.results[position : position + len(items)] if outcome else []
-            position += len(items)
-            error = refused.get(i) or next((r.error for r in own if r.error is not None), None)
-            if error is not None:
-                results.append(ItemResult.fail(error))
-            else:
-                vectors = [r.vector for r in own if r.vector is not None]
-                results.append(ItemResult.ok(combine(vectors, config)))
+        results = assemble(parts, refused, outcome.results if outcome else [], config)
         return pb.VectorizeResponse(
             results=results_to_proto(results, scrubber(context.invocation_metadata())),
             model=prepared.target,

@@ -221,3 +221,17 @@ def test_sagemaker_collection_refuses_images_per_item(stub, emulator) -> None:
     resp = stub.Vectorize(request, timeout=30)
     assert resp.results[0].HasField("vector")
     assert resp.results[1].error.code == "MEDIA_NOT_SUPPORTED"
+
+
+def test_marengo3_image_and_text_image(stub, emulator) -> None:
+    from vectorizer.backends.families import FAMILIES
+
+    if "marengo-3.0" not in FAMILIES:
+        pytest.skip("the Marengo 3.0 text codec is not registered on this branch")
+    model = "twelvelabs.marengo-embed-3-0-v1:0"
+    resp = vectorize(
+        stub, model, inputs=[image(PNG), pb.Input(text="goal", image=pb.Image(data=PNG))]
+    )
+    close(vec(resp.results[0]), image_vector(PNG, 512))
+    assert len(vec(resp.results[1])) == 512
+    assert sorted(b["inputType"] for b in bodies(emulator)) == ["image", "text_image"]
