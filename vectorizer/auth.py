@@ -12,8 +12,8 @@
   grpc.health.v1 service (probes carry no secrets). Reflection is protected:
   it describes the API to whoever asks.
 - `bearer_middleware(auth)`: the same check for the HTTP side port, every
-  route but the health endpoints (`HTTP_EXEMPT`, and `.well-known/live|ready`
-  under any compat prefix).
+  route but the health endpoints (`HTTP_EXEMPT`, and the compat probes
+  `.well-known/live|ready` and TEI's `/health` under any prefix).
 
 Refusals never echo what the caller sent.
 """
@@ -21,6 +21,7 @@ Refusals never echo what the caller sent.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,7 +37,9 @@ from vectorizer.errors import ConfigError
 log = logging.getLogger(__name__)
 
 GRPC_EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
-HTTP_EXEMPT = frozenset({"/healthz", "/readyz", "/.well-known/live", "/.well-known/ready"})
+HTTP_EXEMPT = frozenset({"/healthz", "/readyz"})
+# Probes of the compat APIs: transformers' ready/live, TEI's health.
+HEALTH_SUFFIXES = ("/.well-known/live", "/.well-known/ready", "/health")
 REFUSAL = (
     "missing or invalid bearer token: send 'authorization: Bearer <token>' "
     "with the token the server was given (--auth-token-file)"
@@ -84,7 +87,9 @@ class TlsConfig:
             require_client_auth=self.mutual,
         )
 
-    def ssl_context(self) -> ssl.SSLContext:
+    def ssl_context(self, client_auth: bool = True) -> ssl.SSLContext:
+        """The HTTP side's context; `client_auth` False never asks for a client
+        certificate (the compat listener: stock callers have none)."""
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
@@ -93,7 +98,7 @@ class TlsConfig:
             raise ConfigError(
                 [f"--tls-cert/--tls-key: cannot load the certificate and key: {exc}"]
             ) from None
-        if self.client_ca_path:
+        if self.client_ca_path and client_auth:
             try:
                 ctx.load_verify_locations(cafile=self.client_ca_path)
             except (OSError, ssl.SSLError) as exc:
@@ -190,8 +195,8 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _is_health(path: str) -> bool:
-    # The compat health routes also live under prefixes (/transformers/...).
-    return path in HTTP_EXEMPT or path.endswith(("/.well-known/live", "/.well-known/ready"))
+    # The compat health routes also live under prefixes (/query/..., /collections/...).
+    return path in HTTP_EXEMPT or path.endswith(HEALTH_SUFFIXES)
 
 
 def bearer_middleware(auth: BearerAuth) -> Any:
@@ -212,9 +217,11 @@ def bearer_middleware(auth: BearerAuth) -> Any:
             "refused an HTTP request without a valid bearer token",
             extra={"path": request.path[:200]},
         )
-        return web.json_response(
-            {"error": {"code": "UNAUTHENTICATED", "message": REFUSAL}},
-            status=401,
+        # Raised, not returned: on a compat API's path the compat middleware
+        # answers it in that API's error shape.
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": {"code": "UNAUTHENTICATED", "message": REFUSAL}}),
+            content_type="application/json",
             headers={"WWW-Authenticate": 'Bearer realm="vectorizer"'},
         )
 

@@ -37,7 +37,7 @@ from vectorizer.config import ResolvedConfig
 from vectorizer.dimensions import DimensionMemory
 from vectorizer.errors import Kind, UpstreamError, VectorizerError, transport_error
 from vectorizer.media import ImageInput
-from vectorizer.ratelimit import LimiterRegistry
+from vectorizer.ratelimit import AdaptiveLimiter, LimiterRegistry
 from vectorizer.retry import RetryPolicy, backoff_delay
 from vectorizer.transport import AwsCredentials
 from vectorizer.types import ItemError, ItemResult, Purpose
@@ -93,6 +93,13 @@ class Engine:
     def prepare(self, config: ResolvedConfig) -> Prepared:
         """Validate `config` against its backend (raises ConfigError)."""
         return self._backends[config.service].prepare(config)
+
+    def limiter(self, prepared: Prepared, credentials: AwsCredentials) -> AdaptiveLimiter:
+        """The limiter of the target `prepared` names, as `credentials` see it
+        (the quota belongs to the account behind them)."""
+        return self._limiters.get(
+            (prepared.service, prepared.region, prepared.target, credentials.identity)
+        )
 
     def label(self, prepared: Prepared) -> str:
         """Bounded metric label: a configured or known target, the known model
@@ -204,9 +211,7 @@ class _Run:
         self.label = label
         self.input_tokens = 0
         self.priority = 0 if purpose is Purpose.QUERY else 1
-        self.limiter = engine._limiters.get(
-            (prepared.service, prepared.region, prepared.target, credentials.identity)
-        )
+        self.limiter = engine.limiter(prepared, credentials)
 
     def time_left(self) -> float:
         return self.deadline - self.e._clock() - DEADLINE_MARGIN

@@ -1,8 +1,9 @@
 """The HTTP side port: /healthz, /readyz, /metrics, and the compat APIs.
 
 `make_http_app(app)` returns an aiohttp application; compat endpoints
-(OpenAI, Cohere, text2vec-transformers) register their routes from their own
-modules.
+(text2vec-transformers, OpenAI, Cohere, Ollama, TEI) register their routes
+from their own modules. The optional compat listener serves the same app
+without /metrics.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return resp
 
 
-def make_http_app(app: App, auth: BearerAuth | None = None) -> web.Application:
-    """The side port's routes; with `auth`, all but health need the bearer token."""
+def make_http_app(
+    app: App, auth: BearerAuth | None = None, *, compat_only: bool = False
+) -> web.Application:
+    """The side port's routes; with `auth`, all but health need the bearer token.
+
+    `compat_only`: the compat listener's app (--compat-address): the compat
+    APIs and health, without /metrics.
+    """
     http = web.Application(
         client_max_size=app.settings.max_request_bytes + 1024 * 1024,
         middlewares=[bearer_middleware(auth)] if auth is not None else [],
@@ -46,7 +53,8 @@ def make_http_app(app: App, auth: BearerAuth | None = None) -> web.Application:
     http[APP_KEY] = app
     http.router.add_get("/healthz", healthz)
     http.router.add_get("/readyz", readyz)
-    http.router.add_get("/metrics", metrics_endpoint)
+    if not compat_only:
+        http.router.add_get("/metrics", metrics_endpoint)
     from vectorizer.compat import register_compat  # here: compat imports APP_KEY from us
 
     register_compat(http)

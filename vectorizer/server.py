@@ -2,7 +2,8 @@
 
 The lifecycle in one sequence (`serve`):
 1. build the app (collections validated: a bad file stops start-up),
-2. start gRPC (Vectorizer, grpc.health.v1, reflection) and the HTTP port,
+2. start gRPC (Vectorizer, grpc.health.v1, reflection), the HTTP port and
+   the compat listener if asked (--compat-address),
 3. mark ready (health SERVING, /readyz 200) and print where it listens,
 4. on SIGTERM or SIGINT: readiness off, stop taking calls, let in-flight
    calls finish within --grace-period, close, exit 0; a second signal exits
@@ -75,8 +76,10 @@ class Server:
         self.grpc = grpc.aio.server(options=grpc_options(settings), interceptors=interceptors)
         self.health = health.aio.HealthServicer()
         self.http_runner: web.AppRunner | None = None
+        self.compat_runner: web.AppRunner | None = None
         self.grpc_port = 0
         self.http_port = 0
+        self.compat_port = 0
         self._stop = asyncio.Event()
         self._signals = 0
 
@@ -109,8 +112,26 @@ class Server:
         site = web.TCPSite(self.http_runner, host, port, reuse_port=True, ssl_context=ssl_context)
         await site.start()
         self.http_port = self.http_runner.addresses[0][1]
+        if self.settings.compat_address:
+            await self._start_compat()
 
         await self._become_ready()
+
+    async def _start_compat(self) -> None:
+        """The compat listener: the compat APIs only, token per --compat-auth,
+        TLS with --tls-cert but no client certificate (stock callers have none)."""
+        auth = self.auth if self.settings.compat_auth == "token" else None
+        self.compat_runner = web.AppRunner(
+            make_http_app(self.app, auth, compat_only=True),
+            access_log=None,
+            auto_decompress=False,
+        )
+        await self.compat_runner.setup()
+        host, port = _split_address(self.settings.compat_address)
+        ssl_context = self.tls.ssl_context(client_auth=False) if self.tls is not None else None
+        site = web.TCPSite(self.compat_runner, host, port, reuse_port=True, ssl_context=ssl_context)
+        await site.start()
+        self.compat_port = self.compat_runner.addresses[0][1]
 
     async def _become_ready(self) -> None:
         if self.settings.check_credentials:
@@ -141,8 +162,9 @@ class Server:
         await self.health.enter_graceful_shutdown()
         # Stops accepting calls; in-flight calls get the grace period.
         await self.grpc.stop(self.settings.grace_period)
-        if self.http_runner is not None:
-            await self.http_runner.cleanup()
+        for runner in (self.http_runner, self.compat_runner):
+            if runner is not None:
+                await runner.cleanup()
         await self.app.close()
         log.info("drained; exiting")
 
@@ -157,8 +179,17 @@ async def serve(settings: Settings) -> int:
     if server.tls is not None:
         mutual = " with client certificates required" if server.tls.mutual else ""
         log.info("TLS on the gRPC and HTTP ports%s", mutual)
+        if server.tls.mutual and settings.compat_address:
+            log.warning("the compat listener %s asks for no client certificate",
+                        settings.compat_address)  # fmt: skip
     if server.auth is not None:
         log.info("bearer token required on every call but health checks")
+        if settings.compat_address and settings.compat_auth == "none":
+            log.warning(
+                "the compat listener %s requires no bearer token: whoever reaches it can "
+                "embed with this server's AWS credentials",
+                settings.compat_address,
+            )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.request_stop)
@@ -166,9 +197,13 @@ async def serve(settings: Settings) -> int:
     grpc_host, _ = _split_address(settings.grpc_address)
     http_host, _ = _split_address(settings.http_address)
     # One parseable line: scripts and tests read the bound ports from it.
+    compat = ""
+    if settings.compat_address:
+        compat_host, _ = _split_address(settings.compat_address)
+        compat = f" compat={compat_host}:{server.compat_port}"
     print(
         f"vectorizer {__version__} listening grpc={grpc_host}:{server.grpc_port} "
-        f"http={http_host}:{server.http_port}",
+        f"http={http_host}:{server.http_port}{compat}",
         flush=True,
     )
     await server.wait()

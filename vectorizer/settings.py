@@ -24,6 +24,21 @@ class Settings:
         default="0.0.0.0:8080",
         metadata={"help": "HTTP side port: /healthz, /readyz, /metrics, compat endpoints."},
     )
+    compat_address: str = field(
+        default="",
+        metadata={
+            "help": "An extra HTTP listener (host:port) serving only the compat APIs and "
+            "health, e.g. for a vector DB that cannot send the bearer token (--compat-auth)."
+        },
+    )
+    compat_auth: str = field(
+        default="token",
+        metadata={
+            "help": "token: the compat listener requires the bearer token like every port; "
+            "none: it requires none (stock Weaviate modules cannot send one). Needs "
+            "--compat-address; gRPC and the HTTP port keep requiring the token."
+        },
+    )
     collections: str = field(
         default="", metadata={"help": "Collections file (JSON or TOML): name -> moduleConfig."}
     )
@@ -45,8 +60,11 @@ class Settings:
     grace_period: float = field(
         default=30.0, metadata={"help": "Seconds in-flight calls get to finish on SIGTERM."}
     )
+    # Under Weaviate's module timeout (MODULES_CLIENT_TIMEOUT, 50 s): the
+    # caller gets the sidecar's own deadline error, not a bare "context
+    # deadline exceeded" of its own.
     default_deadline: float = field(
-        default=60.0, metadata={"help": "Deadline (s) for calls whose caller set none."}
+        default=45.0, metadata={"help": "Deadline (s) for calls whose caller set none."}
     )
     upstream_timeout: float = field(
         default=30.0, metadata={"help": "Timeout (s) of one call to AWS."}
@@ -173,6 +191,13 @@ def validate_settings(s: Settings) -> list[str]:
         problems.append("--log-level must be debug, info, warning or error")
     if bool(s.tls_cert) != bool(s.tls_key):
         problems.append("--tls-cert and --tls-key go together")
+    if s.compat_auth not in ("token", "none"):
+        problems.append("--compat-auth must be token or none")
+    elif s.compat_auth == "none" and not s.compat_address:
+        problems.append(
+            "--compat-auth none needs --compat-address: the token is waived only on a "
+            "listener of its own"
+        )
     if s.tls_client_ca and not s.tls_cert:
         problems.append("--tls-client-ca needs --tls-cert and --tls-key")
     for name in (

@@ -15,7 +15,7 @@ through Bedrock. Wire shapes follow Weaviate's clip client
 
 Images are base64 (Weaviate blob properties) or data URLs. multi2vec-clip
 sends documents and queries alike, so vectors are for documents unless the
-`X-Vectorizer-Purpose: query` header says otherwise. Weaviate combines an
+`X-Vectorizer-Purpose: query` header or a `/query/...` URL says otherwise. Weaviate combines an
 object's text and image vectors itself (its textFields/imageFields weights).
 Collection: `/collections/{name}/vectorize`, the `X-Vectorizer-Collection`
 header, or `--default-collection`.
@@ -27,22 +27,23 @@ from typing import Any
 
 from aiohttp import web
 
-from vectorizer.compat.common import (
-    CompatError,
-    header_purpose,
-    observed,
-    read_json,
-    resolve_collection,
-)
+from vectorizer.compat.common import header_purpose, observed, resolve_collection, route_prefixes
 from vectorizer.compat.images import decode_images, embed_items
-
-SUFFIXES = ("/vectorize",)
+from vectorizer.compat.parsing import CompatError, read_json
+from vectorizer.compat.routing import Api
 
 
 def render_error(exc: CompatError) -> web.Response:
     return web.json_response(
         {"textVectors": None, "imageVectors": None, "error": exc.message}, status=exc.status
     )
+
+
+def owns(path: str) -> bool:
+    return path.rstrip("/") == "/vectorize"
+
+
+API = Api("clip", owns, render_error)
 
 
 def _strings(body: dict[str, Any], key: str) -> list[str]:
@@ -73,5 +74,5 @@ async def vectorize(request: web.Request) -> web.Response:
 
 
 def register(http: web.Application) -> None:
-    for prefix in ("", "/collections/{collection}"):
+    for prefix in route_prefixes():
         http.router.add_post(prefix + "/vectorize", vectorize)

@@ -8,13 +8,27 @@ OpenAI's tokenizer, which we do not have.
 Response: `{"object": "list", "data": [{"object": "embedding", "index",
 "embedding"}], "model", "usage": {"prompt_tokens", "total_tokens"}}`; base64
 is the little-endian float32 bytes of each vector. Usage counts are the
-tokens the upstream model reported (0 where it reports none).
+tokens the upstream model reported (0 where it reports none). Every answer
+carries the six `x-ratelimit-*` headers (`openai_limits`): Weaviate batches
+only once it has seen them.
 
-Errors: `{"error": {"message", "type", "param", "code"}}`.
+A bad item does not fail the others: its entry carries `"error": {message,
+type, param, code}` and an empty embedding, which Weaviate's client reads to
+fail that object alone. Only when no item got a vector does the request fail,
+with `{"error": {"message", "type", "param", "code"}}` and its status.
+
+Paths: `/v1/embeddings`, `/v1/v1/embeddings` (a base URL that already ends
+in /v1, joined by Weaviate with /v1/embeddings) and `/embeddings` (an SDK
+base URL without /v1).
 
 Collection: `/collections/{name}/v1/embeddings`, the `X-Vectorizer-Collection`
-header, a `model` naming a loaded collection, or `--default-collection`.
-OpenAI has no purpose field: documents unless `X-Vectorizer-Purpose: query`.
+header, a `model` naming a loaded collection, or `--default-collection` (so
+Weaviate's default `text-embedding-3-small` lands there). `dimensions`: a
+size the collection's target can give is honoured; any other is ignored and
+the answer says so in `X-Vectorizer-Ignored-Dimensions` (stock clients send
+their model's default, 1536 or 3072, unasked). OpenAI has no purpose field:
+documents unless `X-Vectorizer-Purpose: query` or a `/query/...` URL (for
+Weaviate, an `X-Openai-Baseurl` header ending in /query on search requests).
 For a collection whose model takes images, an input that is a
 `data:image/<type>;base64,` URL is embedded as an image (as LiteLLM does).
 """
@@ -28,44 +42,56 @@ import numpy as np
 from aiohttp import web
 
 from vectorizer.compat.common import (
-    CompatError,
     Overrides,
-    embed_texts,
+    call_info,
+    embed_items,
+    fitted_dimensions,
     header_purpose,
     observed,
-    one_of,
-    positive_int,
-    read_json,
+    raise_if_all_failed,
     resolve_collection,
+    route_prefixes,
+    status_of,
 )
-from vectorizer.compat.images import embed_items, with_images
+from vectorizer.compat.images import with_images
+from vectorizer.compat.openai_limits import rate_limits, tokens_per_text
+from vectorizer.compat.parsing import CompatError, one_of, positive_int, read_json
+from vectorizer.compat.routing import Api
+from vectorizer.types import ItemError
 
 ERROR_TYPES = {
     400: "invalid_request_error",
-    401: "authentication_error",
+    401: "invalid_request_error",
     403: "permission_error",
     404: "invalid_request_error",
     429: "rate_limit_error",
 }
-SUFFIXES = ("/v1/embeddings",)
+PATHS = ("/v1/embeddings", "/v1/v1/embeddings", "/embeddings")
 ENCODINGS = ("float", "base64")
+IGNORED_DIMENSIONS_HEADER = "X-Vectorizer-Ignored-Dimensions"
+
+
+def error_type(status: int) -> str:
+    return ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(status: int, message: str, param: str | None, code: str | None) -> dict:
+    return {"message": message, "type": error_type(status), "param": param, "code": code}
 
 
 def render_error(exc: CompatError) -> web.Response:
-    kind = ERROR_TYPES.get(
-        exc.status, "server_error" if exc.status >= 500 else "invalid_request_error"
-    )
+    code = exc.code or ("invalid_api_key" if exc.status == 401 else None)
     return web.json_response(
-        {
-            "error": {
-                "message": exc.message,
-                "type": kind,
-                "param": exc.param,
-                "code": exc.code or None,
-            }
-        },
-        status=exc.status,
+        {"error": error_body(exc.status, exc.message, exc.param, code)}, status=exc.status
     )
+
+
+def owns(path: str) -> bool:
+    # /v1/embed is Cohere's (Weaviate 1.27); every other /v1/ path is OpenAI's.
+    return (path.startswith("/v1/") and path.rstrip("/") != "/v1/embed") or path == "/embeddings"
+
+
+API = Api("openai", owns, render_error)
 
 
 def parse_input(value: Any) -> list[str]:
@@ -93,6 +119,22 @@ def encode(vector: list[float], encoding: str) -> list[float] | str:
     return vector
 
 
+def item_entry(
+    index: int, vector: list[float] | None, error: ItemError | None, encoding: str
+) -> dict[str, Any]:
+    if error is None and vector is not None:
+        return {"object": "embedding", "index": index, "embedding": encode(vector, encoding)}
+    assert error is not None
+    return {
+        "object": "embedding",
+        "index": index,
+        "embedding": encode([], encoding),
+        "error": error_body(
+            status_of(error), f"{error.code}: {error.message}", "input", error.code.lower()
+        ),
+    }
+
+
 def _encoding(body: dict[str, Any]) -> str:
     value = body.get("encoding_format")
     return "float" if value is None else one_of(value, ENCODINGS, "encoding_format")
@@ -109,26 +151,33 @@ async def embeddings(request: web.Request) -> web.Response:
     model = body.get("model")
     model = model if isinstance(model, str) else None
     _, cfg = resolve_collection(request, model)
+    headers: dict[str, str] = {}
+    if not fitted_dimensions(request, cfg, dims):
+        headers[IGNORED_DIMENSIONS_HEADER] = str(dims)
+        call_info(request)["ignored_dimensions"] = dims
+        dims = None
     # Multimodal models: `data:image/...;base64,` inputs are images.
-    items = with_images(texts, cfg, "input")
-    purpose, overrides = header_purpose(request), Overrides(dims)
-    if items is None:
-        out = await embed_texts(request, texts, purpose, cfg, overrides)
-    else:
-        out = await embed_items(request, items, purpose, cfg, overrides)
+    items = with_images(texts, cfg, "input") or texts
+    out = await embed_items(request, items, header_purpose(request), cfg, Overrides(dims))
+    raise_if_all_failed(out.results)
+    # Images count as items, not as text bytes, in the token estimate.
+    embedded = [
+        t if isinstance(t, str) else "" for t, r in zip(items, out.results, strict=True) if r.vector
+    ]
+    headers.update(rate_limits(out.load, tokens_per_text(embedded, out.input_tokens)).headers())
+    data = [item_entry(i, r.vector, r.error, encoding) for i, r in enumerate(out.results)]
     return web.json_response(
         {
             "object": "list",
-            "data": [
-                {"object": "embedding", "index": i, "embedding": encode(v, encoding)}
-                for i, v in enumerate(out.vectors)
-            ],
+            "data": data,
             "model": model or out.model,
             "usage": {"prompt_tokens": out.input_tokens, "total_tokens": out.input_tokens},
-        }
+        },
+        headers=headers,
     )
 
 
 def register(http: web.Application) -> None:
-    for prefix in ("", "/collections/{collection}"):
-        http.router.add_post(prefix + "/v1/embeddings", embeddings)
+    for prefix in route_prefixes():
+        for path in PATHS:
+            http.router.add_post(prefix + path, embeddings)

@@ -2,21 +2,25 @@
 
 A stock Weaviate with `text2vec-transformers` and `inferenceUrl` (or
 `passageInferenceUrl` / `queryInferenceUrl`) pointed here vectorizes through
-Bedrock or SageMaker. Wire shapes follow Weaviate's transformers client
-(usecases/modulecomponents/clients/transformers):
+Bedrock or SageMaker. What Weaviate 1.27 to 1.39 send and read (its client in
+usecases/modulecomponents/clients/transformers):
 
-- `GET .../.well-known/live`, `GET .../.well-known/ready`: 204 (ready: 503
-  while starting or draining; Weaviate treats any status > 299 as not ready).
-- `GET .../meta`: JSON describing the collection's model.
-- `POST .../vectors` (and `.../vectors/`):
-  single `{"text": s, "config": {"pooling_strategy", "task_type", "dimensions"}}`
-  -> `{"text", "vector", "dim", "dims"}`; batch `{"texts": [..], "config": ..}`
-  -> `{"vectors": [[..]], "dims"}`. Errors: `{"error": "..."}` with a non-200
-  status (Weaviate reads that field).
+- `GET .../.well-known/ready` every second at start-up (any status <= 299 is
+  ready): 204, or 503 while starting or draining. `.well-known/live`: 204.
+- `GET .../meta`: a JSON object describing the collection's model.
+- `POST .../vectors` (and `.../vectors/`), one text per request, no
+  Content-Type: `{"text": s, "dims": 0, "vector": null, "error": "",
+  "config": {"pooling_strategy", "task_type", "dimensions"}}` (`task_type`
+  from 1.31, `dimensions` from 1.33 when the class sets it) ->
+  `{"text", "vector", "dim", "dims"}`. Errors: `{"error": "..."}` (a string:
+  Weaviate parses the body strictly before it looks at the status).
+- Our extension: a batch `{"texts": [..], "config": ..}` -> `{"vectors", "dims"}`.
 
 Purpose: `config.task_type` ("passage" document, "query" query) when sent,
-else the URL variant (`/passage/...`, `/query/...`), else document.
-`pooling_strategy` is accepted and ignored: the models pool themselves.
+else the URL variant (`/passage/...`, `/query/...`: the separate URLs of
+versions before 1.31), else document. `pooling_strategy` is accepted and
+ignored: the models pool themselves. `config.dimensions` is the class's own
+setting, so a size the target cannot give is a 400 naming the sizes it can.
 Collection: `/collections/{name}/...`, the `X-Vectorizer-Collection` header,
 or `--default-collection`.
 """
@@ -29,27 +33,38 @@ from aiohttp import web
 
 from vectorizer import __version__
 from vectorizer.compat.common import (
-    CompatError,
     Overrides,
     app_of,
     embed_texts,
     observed,
+    resolve_collection,
+)
+from vectorizer.compat.parsing import (
+    CompatError,
     one_of,
     positive_int,
     read_json,
-    resolve_collection,
+    string_list,
 )
+from vectorizer.compat.routing import Api
 from vectorizer.config import resolve
 from vectorizer.types import Purpose
 
 TASK_PURPOSE = {"passage": Purpose.DOCUMENT, "query": Purpose.QUERY}
 PREFIXES = ("", "/collections/{collection}")
 VARIANTS = {"": None, "/passage": Purpose.DOCUMENT, "/query": Purpose.QUERY}
-SUFFIXES = ("/vectors", "/meta", "/.well-known/live", "/.well-known/ready")
 
 
 def render_error(exc: CompatError) -> web.Response:
+    # Weaviate parses the body into {text, dims, vector, error string} at any status.
     return web.json_response({"error": exc.message}, status=exc.status)
+
+
+def owns(path: str) -> bool:
+    return path in ("/vectors", "/vectors/", "/meta") or path.startswith("/.well-known/")
+
+
+API = Api("transformers", owns, render_error)
 
 
 async def live(request: web.Request) -> web.Response:
@@ -99,9 +114,7 @@ def vectors_handler(variant: Purpose | None) -> Any:
             dimensions=positive_int(config.get("dimensions"), "config.dimensions")
         )
         if "texts" in body:
-            texts = body["texts"]
-            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-                raise CompatError(400, "texts must be a list of strings")
+            texts = string_list(body["texts"], "texts")
             out = await embed_texts(request, texts, purpose, cfg, overrides)
             return web.json_response({"vectors": out.vectors, "dims": out.dimensions})
         text = body.get("text")
