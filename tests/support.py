@@ -135,6 +135,7 @@ class Sidecar:
     http_url: str
     stderr: _Drain
     stdout: _Drain
+    compat_url: str = ""  # the --compat-address listener, when started with one
 
     @property
     def logs(self) -> str:
@@ -191,11 +192,12 @@ def start_sidecar(
         cwd=ROOT,
         env=env if env is not None else sidecar_env(emulator),
     )
-    m = _read_line(proc, r"listening grpc=(\S+) http=(\S+)")
+    m = _read_line(proc, r"listening grpc=(\S+) http=(\S+)(?: compat=(\S+))?")
     stdout, stderr = _Drain(proc.stdout), _Drain(proc.stderr)
     stdout.start()
     stderr.start()
-    return Sidecar(proc, m.group(1), "http://" + m.group(2), stderr, stdout)
+    compat = "http://" + m.group(3) if m.group(3) else ""
+    return Sidecar(proc, m.group(1), "http://" + m.group(2), stderr, stdout, compat)
 
 
 def http_json(

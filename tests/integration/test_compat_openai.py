@@ -84,12 +84,53 @@ def test_errors_in_openai_shape(sidecar: Sidecar) -> None:
     assert "token arrays are not supported" in bad.value.body["message"]
     assert bad.value.body["type"] == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as blank:
-        c.embeddings.create(model="Articles", input=["openai ok item", "  "])
-    assert blank.value.body["message"].startswith("input[1] failed: BLANK_TEXT")
+        c.embeddings.create(model="Articles", input=["  ", ""])
+    assert blank.value.body["message"].startswith("input[0] failed: BLANK_TEXT")
+    assert blank.value.body["code"] == "blank_text"
     status, body = raw(sidecar, {"model": "Articles", "input": "x", "encoding_format": "int8"})
     assert status == 400 and body["error"]["param"] == "encoding_format"
-    status, body = raw(sidecar, {"model": "Articles", "input": "x", "dimensions": 300})
-    assert status == 400 and "dimensions 300 not supported" in body["error"]["message"]
+
+
+def test_a_bad_item_fails_alone(sidecar: Sidecar, emulator: Emulator) -> None:
+    """One blank input among good ones: its entry carries the error (Weaviate
+    fails that object alone), the others their vectors."""
+    status, body = raw(
+        sidecar,
+        {"model": "Articles", "input": ["openai ok item", "  ", "openai ok two"]},
+    )
+    assert status == 200, body
+    first, bad, last = body["data"]
+    np.testing.assert_allclose(
+        first["embedding"], deterministic_vector("openai ok item", 512, True), atol=1e-6
+    )
+    assert bad == {
+        "object": "embedding",
+        "index": 1,
+        "embedding": [],
+        "error": {
+            "message": bad["error"]["message"],
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": "blank_text",
+        },
+    }
+    assert bad["error"]["message"].startswith("BLANK_TEXT: ")
+    assert len(last["embedding"]) == 512 and "error" not in last
+
+
+def test_dimensions_the_target_cannot_give_are_ignored(sidecar: Sidecar, emulator) -> None:
+    """Weaviate and the SDKs send their model's default size unasked (1536 for
+    text-embedding-3-small): the target's own size answers, and says so."""
+    c = client(sidecar, "/collections/Articles")
+    answer = c.embeddings.with_raw_response.create(
+        model="text-embedding-3-small", input=["openai dims 1536"], dimensions=1536,
+        encoding_format="float",
+    )  # fmt: skip
+    assert answer.headers["x-vectorizer-ignored-dimensions"] == "1536"
+    assert len(answer.parse().data[0].embedding) == 512
+    assert "dimensions" not in [r["body"] for r in emulator.requests()][-1] or (
+        [r["body"] for r in emulator.requests()][-1]["dimensions"] == 512
+    )
 
 
 def test_throttled_is_429_rate_limit_error(sidecar: Sidecar, emulator: Emulator) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -260,3 +261,20 @@ def test_metric_labels_stay_bounded(sidecar: Sidecar, stub: pb_grpc.VectorizerSt
     _, body = sidecar.http_get("/metrics")
     assert 'model="cohere.embed-v4:0"' in body
     assert "us.cohere.embed-v4:0" not in body and "caller-made-up-ep" not in body
+
+
+def test_server_py_at_the_root_is_the_server(tmp_path) -> None:
+    """`python server.py --help` is `vectorizer-server --help`, flag for flag."""
+    entry = subprocess.run(
+        [sys.executable, "server.py", "--help"], capture_output=True, text=True, cwd=ROOT,
+        timeout=60,
+    )  # fmt: skip
+    script = Path(sys.executable).with_name("vectorizer-server")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "vectorizer.server"]
+    installed = subprocess.run(
+        [*command, "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert entry.returncode == installed.returncode == 0, entry.stderr
+    assert entry.stdout == installed.stdout
+    assert entry.stdout.startswith("usage: vectorizer-server")
+    assert "--compat-address" in entry.stdout and "--default-deadline" in entry.stdout
