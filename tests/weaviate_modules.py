@@ -72,7 +72,9 @@ class Answer:
     body: bytes
 
 
-def send(method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float) -> Answer:
+def send(
+    method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float
+) -> Answer:
     """One request as Go's net/http sends it: Host, User-Agent, Content-Length,
     Accept-Encoding and only the headers the module adds."""
     parts = urlsplit(url)
@@ -99,7 +101,9 @@ VEC_REQUEST = struct(
     dims=INT,
     vector=Slice(FLOAT32),
     error=STRING,
-    config=struct("vecRequestConfig", pooling_strategy=STRING, task_type=STRING, dimensions=Ptr(INT)),
+    config=struct(
+        "vecRequestConfig", pooling_strategy=STRING, task_type=STRING, dimensions=Ptr(INT)
+    ),
 )
 
 
@@ -163,9 +167,7 @@ class Transformers:
 
 # -- text2vec-openai ----------------------------------------------------------
 
-OPENAI_ERROR = struct(
-    "openAIApiError", message=STRING, type=STRING, param=STRING, code=OPENAI_CODE
-)
+OPENAI_ERROR = struct("openAIApiError", message=STRING, type=STRING, param=STRING, code=OPENAI_CODE)
 OPENAI_RESPONSE = struct(
     "embedding",
     object=STRING,
@@ -286,8 +288,7 @@ class OpenAI:
         if not data:
             raise ModuleError("no data returned from OpenAI API")
         errors = [
-            self._error(answer.status, request_id, d["error"]) if d["error"] else None
-            for d in data
+            self._error(answer.status, request_id, d["error"]) if d["error"] else None for d in data
         ]
         vectors = [d["embedding"] for d in data]
         return OpenAIResult(vectors, errors, rate_limits(answer.headers), answer.headers)
@@ -347,7 +348,10 @@ class Cohere:
         if version(self.version) < (1, 28):
             body = {"texts": texts, "model": self.model, "truncate": self.truncate,
                     "input_type": input_type}  # fmt: skip
-            headers |= {"Content-Type": "application/json", "Request-Source": "unspecified:weaviate"}
+            headers |= {
+                "Content-Type": "application/json",
+                "Request-Source": "unspecified:weaviate",
+            }
             return self.base_url + "/v1/embed", marshal(body), headers
         body = {"texts": texts, "model": self.model, "input_type": input_type,
                 "embedding_types": ["float"], "truncate": self.truncate}  # fmt: skip
@@ -374,7 +378,9 @@ class Cohere:
             ) from None
         message = parsed["message"]
         if v1 and answer.status >= 500:
-            raise ModuleError(f"connection to Cohere failed with status: {answer.status} error: {message}")
+            raise ModuleError(
+                f"connection to Cohere failed with status: {answer.status} error: {message}"
+            )
         if v1 and answer.status > 200:
             raise ModuleError(f"failed with status: {answer.status} error: {message}")
         if not v1 and answer.status != 200:
@@ -391,9 +397,7 @@ class Cohere:
 OLLAMA_EMBED_RESPONSE = struct(
     "embeddingsResponse", model=STRING, embeddings=Slice(Slice(FLOAT32)), error=STRING
 )
-OLLAMA_EMBEDDINGS_RESPONSE = struct(
-    "embeddingsResponse", embedding=Slice(FLOAT32), error=STRING
-)
+OLLAMA_EMBEDDINGS_RESPONSE = struct("embeddingsResponse", embedding=Slice(FLOAT32), error=STRING)
 
 
 @dataclass
