@@ -75,16 +75,29 @@ TRANSFORMERS_GET = Protocol(
 )
 OPENAI = Protocol(
     "openai",
-    ("/v1/embeddings",),
+    ("/v1/embeddings", "/v1/v1/embeddings", "/query/embeddings"),
     ("POST",),
     ("input", "model", "encoding_format", "dimensions", "user"),
 )
 COHERE = Protocol(
     "cohere",
-    ("/v2/embed",),
+    ("/v2/embed", "/v1/embed"),
     ("POST",),
     ("texts", "model", "input_type", "embedding_types", "output_dimension", "truncate", "images"),
 )
+OLLAMA = Protocol(
+    "ollama",
+    ("/api/embed", "/api/embeddings", "/query/api/embed"),
+    ("POST",),
+    ("model", "input", "prompt", "truncate", "dimensions", "options"),
+)
+TEI = Protocol(
+    "tei",
+    ("/embed", "/passage/embed"),
+    ("POST",),
+    ("inputs", "normalize", "truncate", "truncation_direction", "prompt_name", "dimensions"),
+)
+TEI_GET = Protocol("tei", ("/info", "/health", "/query/info"), ("GET", "HEAD"), ())
 
 
 # -- the server -------------------------------------------------------------
@@ -147,12 +160,14 @@ def check_answer(protocol: str, method: str, answer: Answer) -> None:
     if method == "HEAD" or answer.status == 204:
         assert answer.body == b""
         return
+    if protocol == "tei" and answer.status == 200 and answer.body == b"":
+        return  # TEI's /health
     assert answer.headers.get("content-type", "").startswith("application/json"), answer
     body = json.loads(answer.body)
-    assert isinstance(body, dict), answer
     if answer.status == 200:
         assert_success_shape(protocol, body)
         return
+    assert isinstance(body, dict), answer
     if protocol == "openai":
         assert set(body) == {"error"}, body
         error = body["error"]
@@ -162,16 +177,27 @@ def check_answer(protocol: str, method: str, answer: Answer) -> None:
     elif protocol == "cohere":
         assert set(body) == {"message"} and isinstance(body["message"], str), body
         assert body["message"], body
+    elif protocol == "tei":
+        assert set(body) == {"error", "error_type"} and isinstance(body["error"], str), body
+        assert body["error"] and isinstance(body["error_type"], str), body
     else:
         assert set(body) == {"error"} and isinstance(body["error"], str), body
         assert body["error"], body
 
 
-def assert_success_shape(protocol: str, body: dict[str, Any]) -> None:
+def assert_success_shape(protocol: str, body: Any) -> None:
+    if protocol == "tei":
+        assert (isinstance(body, list) and body) or "model_id" in body, body
+        return
+    assert isinstance(body, dict), body
     if protocol == "openai":
         assert body["object"] == "list" and body["data"], body
+    elif protocol == "ollama":
+        assert "embeddings" in body or body["embedding"], body
     elif protocol == "cohere":
-        assert body["embeddings"]["float"] and body["response_type"] == "embeddings_by_type"
+        floats = body["embeddings"]
+        assert floats.get("float") if isinstance(floats, dict) else floats, body
+        assert body["response_type"] in ("embeddings_by_type", "embeddings_floats"), body
     elif "model" in body:  # transformers meta
         assert body["collection"] in ("Articles", "Reviews", "Products"), body
     else:
@@ -247,6 +273,14 @@ VALID = {
     "cohere": st.fixed_dictionaries(
         {"texts": st.lists(WORDS, min_size=1, max_size=4)},
         optional={"input_type": st.sampled_from(["search_query", "search_document"])},
+    ),
+    "ollama": st.one_of(
+        st.fixed_dictionaries({"input": st.lists(WORDS, min_size=1, max_size=4)}),
+        st.fixed_dictionaries({"prompt": WORDS}),
+    ),
+    "tei": st.fixed_dictionaries(
+        {"inputs": st.one_of(WORDS, st.lists(WORDS, min_size=1, max_size=4))},
+        optional={"prompt_name": st.sampled_from(["query", "passage"])},
     ),
 }
 
@@ -358,7 +392,9 @@ def requests(draw: st.DrawFn, protocol: Protocol) -> tuple[str, str, bytes | Non
 
 
 @pytest.mark.parametrize(
-    "protocol", [TRANSFORMERS, TRANSFORMERS_GET, OPENAI, COHERE], ids=lambda p: p.paths[0]
+    "protocol",
+    [TRANSFORMERS, TRANSFORMERS_GET, OPENAI, COHERE, OLLAMA, TEI, TEI_GET],
+    ids=lambda p: p.paths[0],
 )
 def test_any_request_gets_an_api_shaped_answer(side: Sidecar, protocol: Protocol) -> None:
     @FUZZ
