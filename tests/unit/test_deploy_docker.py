@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from vectorizer.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = shutil.which("docker-compose")
 needs_compose = pytest.mark.skipif(
@@ -70,9 +72,18 @@ def test_compose_wires_the_stack() -> None:
     assert emulator["command"] == ["--host", "0.0.0.0", "--port", "4566"]
 
     weaviate = services["weaviate"]
-    assert weaviate["image"].startswith("semitechnologies/weaviate")
-    assert weaviate["environment"]["ENABLE_MODULES"] == "text2vec-transformers"
-    assert weaviate["environment"]["TRANSFORMERS_INFERENCE_API"] == "http://vectorizer:8080"
+    image = re.fullmatch(
+        r"(?:cr\.weaviate\.io/)?semitechnologies/weaviate:1\.(\d+)\.\d+", weaviate["image"]
+    )
+    assert image and int(image.group(1)) >= 39, weaviate["image"]  # a current version
+    env = weaviate["environment"]
+    modules = set(env["ENABLE_MODULES"].split(","))
+    assert {"text2vec-transformers", "text2vec-openai", "text2vec-cohere"} <= modules
+    assert "text2vec-ollama" in modules
+    assert env["TRANSFORMERS_INFERENCE_API"] == "http://vectorizer:8080"
+    assert env["OPENAI_APIKEY"] and env["COHERE_APIKEY"]  # the modules refuse to call without
+    # Weaviate's module timeout outlasts the sidecar's default deadline.
+    assert float(env["MODULES_CLIENT_TIMEOUT"].removesuffix("s")) > Settings().default_deadline
 
     # Every bind mount exists in the repository.
     for name in ("prometheus", "grafana"):

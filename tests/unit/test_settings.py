@@ -10,6 +10,9 @@ def test_defaults() -> None:
     assert s.grpc_address == "0.0.0.0:50051" and s.http_address == "0.0.0.0:8080"
     # room for 1,000 x 3,072-dim float32 vectors in one answer
     assert s.max_message_bytes > 1000 * 3072 * 4 * 1.2
+    # Under Weaviate's MODULES_CLIENT_TIMEOUT (50 s): its callers get our error, not its own.
+    assert s.default_deadline < 50
+    assert s.compat_address == "" and s.compat_auth == "token"
 
 
 def test_env_then_flag_precedence() -> None:
@@ -32,12 +35,20 @@ def test_env_then_flag_precedence() -> None:
         ["--max-items", "0"],
         ["--tls-cert", "a.pem"],
         ["--max-items", "many"],
+        ["--compat-auth", "none"],  # only on a listener of its own
+        ["--compat-auth", "off", "--compat-address", "127.0.0.1:0"],
     ],
 )
 def test_bad_values_exit_with_usage(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         parse_settings(argv, env={})
     assert info.value.code == 2
+
+
+def test_compat_listener_settings() -> None:
+    env = {"VECTORIZER_COMPAT_ADDRESS": "127.0.0.1:8090", "VECTORIZER_COMPAT_AUTH": "none"}
+    s = parse_settings([], env=env)
+    assert s.compat_address == "127.0.0.1:8090" and s.compat_auth == "none"
 
 
 def test_help_names_env_variables(capsys: pytest.CaptureFixture[str]) -> None:
