@@ -132,6 +132,18 @@ def test_openai_at_weaviate_defaults(side: Sidecar, emulator: Emulator, base: st
     assert out.headers["x-request-id"]
 
 
+def test_openai_queries_through_a_query_base_url(side: Sidecar, emulator: Emulator) -> None:
+    """The OpenAI module sends queries like documents; a query-time
+    X-Openai-Baseurl ending in /query gives them the query purpose."""
+    OpenAI(side.http_url).vectorize(["openai as document"])
+    out = OpenAI(side.http_url + "/query").vectorize(["openai as query"])
+    assert_vector(out.vectors[0], "openai as query", 1024, "search_query")
+    assert [b["input_type"] for b in bedrock_bodies(emulator)] == [
+        "search_document",
+        "search_query",
+    ]
+
+
 def test_openai_model_names_a_collection(side: Sidecar) -> None:
     """A model name that is not text-embedding-3-*: Weaviate sends no dimensions."""
     client = OpenAI(side.http_url, model="Articles")
