@@ -478,6 +478,8 @@ def test_a_body_over_the_size_limit_is_413_in_the_api_shape(side: Sidecar) -> No
         ("cohere", "PUT", "/collections/Articles/v2/embed"),
         ("transformers", "DELETE", "/collections/x/vectors/"),
         ("transformers", "POST", "/meta"),
+        # An escaped slash in the collection: found by the fuzzer.
+        ("cohere", "GET", "/collections/0%2F0/v2/embed"),
     ],
 )
 def test_wrong_methods_get_405_in_the_api_shape(

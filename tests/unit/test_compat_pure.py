@@ -120,3 +120,8 @@ def test_go_marshal_and_join_path() -> None:
     assert join_path("http://h:1", "/v1/embeddings") == "http://h:1/v1/embeddings"
     assert join_path("http://h:1/v1", "/v1/embeddings") == "http://h:1/v1/v1/embeddings"
     assert join_path("http://h:1/", "/v1/embeddings") == "http://h:1/v1/embeddings"
+
+
+def test_an_escaped_slash_stays_in_its_segment() -> None:
+    owner = api_for(APIS, "/collections/0%2F0/v2/embed")
+    assert owner is not None and owner.name == "cohere"

@@ -78,9 +78,11 @@ def compat_errors(apis: Sequence[Api]) -> Any:
         try:
             return await handler(request)
         except web.HTTPException as exc:
-            if exc.status < 400 or _SLASHES.sub("/", request.path).rstrip("/") in OWN_ROUTES:
+            # The path as routed: an escaped "/" (%2F) in a segment stays one segment.
+            path = request.rel_url.raw_path
+            if exc.status < 400 or _SLASHES.sub("/", path).rstrip("/") in OWN_ROUTES:
                 raise
-            api = api_for(apis, request.path)
+            api = api_for(apis, path)
             render = api.render if api is not None else fallback_render
             response = render(CompatError(exc.status, _message(request, exc)))
             for name in ("Allow", "WWW-Authenticate"):
