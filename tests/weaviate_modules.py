@@ -30,7 +30,6 @@ client's own message. The facts, from Weaviate's source:
 from __future__ import annotations
 
 import http.client
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -208,14 +207,6 @@ class RateLimits:
     def is_initialized(self) -> bool:
         """Weaviate's name for "never seen limits": it then sends one object per request."""
         return self.remaining_requests == 0 and self.remaining_tokens == 0
-
-    def can_send_full_batch(self, requests: int, tokens: int) -> bool:
-        """RateLimits.CanSendFullBatch with nothing reserved: concurrent batching."""
-        if self.remaining_requests < requests or self.remaining_tokens < tokens:
-            return False
-        share_requests = requests * 100 // self.limit_requests if self.limit_requests > 0 else 0
-        share_tokens = tokens * 100 // self.limit_tokens if self.limit_tokens > 0 else 0
-        return share_requests <= 15 and share_tokens <= 15
 
 
 def _header_int(headers: dict[str, str], name: str) -> int:
@@ -442,8 +433,3 @@ class Ollama:
             raise ModuleError(f"connection to Ollama API failed with error: {error}")
         if status != 200:
             raise ModuleError(f"connection to Ollama API failed with status: {status}")
-
-
-def timed(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    started = time.monotonic()
-    return call(*args, **kwargs), time.monotonic() - started
