@@ -7,22 +7,26 @@ draining share.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vectorizer.backends.base import Backend
 from vectorizer.backends.bedrock import BedrockBackend
-from vectorizer.backends.families import known_model_ids
+from vectorizer.backends.families import known_model_ids, legacy_notice, resolve_family
 from vectorizer.backends.sagemaker import SageMakerBackend
 from vectorizer.cache import VectorCache
-from vectorizer.config import load_collections, resolve
+from vectorizer.config import ResolvedConfig, load_collections, resolve
 from vectorizer.engine import Engine
+from vectorizer.errors import ConfigError
 from vectorizer.ratelimit import LimiterRegistry, LimiterSettings
 from vectorizer.retry import RetryPolicy
 from vectorizer.settings import Settings
 from vectorizer.transport import AwsTransport, CredentialSource
 from vectorizer.v1 import vectorizer_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +66,19 @@ def build_backends(
     }
 
 
+def warn_if_legacy(name: str, config: ResolvedConfig) -> None:
+    """Log a warning when a loaded collection uses a model AWS marks Legacy."""
+    if config.service != "bedrock":
+        return
+    try:
+        codec = resolve_family(config.model, config.family)
+    except ConfigError:
+        return  # reported on the collection's first request, as before
+    notice = legacy_notice(codec.spec)
+    if notice:
+        log.warning("collection %r uses %s: %s", name, config.model, notice)
+
+
 def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
     env = os.environ if env is None else env
     collections = load_collections(settings.collections) if settings.collections else {}
@@ -70,8 +87,10 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
     # Metric labels: models and endpoints the operator configured, plus every
     # known base model id; anything else is counted as "other".
     labels = set(known_model_ids())
-    for msg in collections.values():
-        labels.add(resolve(msg).target_name)
+    for name, msg in collections.items():
+        resolved = resolve(msg)
+        labels.add(resolved.target_name)
+        warn_if_legacy(name, resolved)
     cache = (
         VectorCache(
             settings.cache_max_bytes,

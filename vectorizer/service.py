@@ -480,6 +480,9 @@ def meta(app: App) -> pb.GetMetaResponse:
             supports_purpose=c.spec.supports_purpose,
             native_normalize=c.spec.native_normalize,
             truncate_modes=[t.value for t in c.spec.native_truncate],
+            legacy=c.spec.legacy,
+            end_of_life=c.spec.end_of_life,
+            successor=c.spec.successor,
         )
         image = IMAGE_SPECS.get(c.spec.name)
         if image is not None:

@@ -66,7 +66,9 @@ def test_titan_v2_dimensions(bedrock: Any, dim: int) -> None:
     )
     assert len(body["embedding"]) == dim
     assert abs(norm(body["embedding"]) - 1) < 1e-6
-    assert "embeddingsByType" not in body
+    # AWS: embeddingsByType always appears, with "float" when no types were asked.
+    assert body["embeddingsByType"] == {"float": body["embedding"]}
+    assert set(body) == {"embedding", "embeddingsByType", "inputTextTokenCount"}
 
 
 def test_titan_v2_default_and_types(bedrock: Any) -> None:
@@ -80,6 +82,16 @@ def test_titan_v2_default_and_types(bedrock: Any) -> None:
     assert body["embeddingsByType"]["float"] == body["embedding"]
     assert body["embeddingsByType"]["binary"] == [int(x > 0) for x in body["embedding"]]
     assert body["inputTextTokenCount"] == 3
+
+
+def test_titan_v2_binary_only_has_no_float_vector(bedrock: Any) -> None:
+    # AWS: "the embedding field is not in the response if embeddingTypes only contains binary".
+    body, _ = invoke(
+        bedrock, "amazon.titan-embed-text-v2:0", {"inputText": "a b", "embeddingTypes": ["binary"]}
+    )
+    assert set(body) == {"embeddingsByType", "inputTextTokenCount"}
+    assert set(body["embeddingsByType"]) == {"binary"}
+    assert len(body["embeddingsByType"]["binary"]) == 1024
 
 
 def test_titan_v2_bad_dimensions(bedrock: Any) -> None:
@@ -243,6 +255,47 @@ def test_marengo_truncates_at_77_words(bedrock: Any) -> None:
     assert headers["x-amzn-bedrock-input-token-count"] == "77"
     with pytest.raises(ClientError):
         invoke(bedrock, "us.twelvelabs.marengo-embed-2-7-v1:0", {**request, "textTruncate": "none"})
+
+
+MARENGO3 = "twelvelabs.marengo-embed-3-0-v1:0"
+
+
+@pytest.mark.parametrize("model_id", [MARENGO3, "us." + MARENGO3, "eu." + MARENGO3])
+def test_marengo_3_answers_the_documented_shape(bedrock: Any, model_id: str) -> None:
+    request = {"inputType": "text", "text": {"inputText": "man walking a dog"}}
+    body, headers = invoke(bedrock, model_id, request)
+    # AWS's Marengo 3 page: one vector -> "data" is the object, 512 floats, no metadata.
+    assert set(body) == {"data"} and set(body["data"]) == {"embedding"}
+    assert body["data"]["embedding"] == deterministic_vector("man walking a dog", 512)
+    assert headers["x-amzn-bedrock-input-token-count"] == "4"
+
+
+@pytest.mark.parametrize(
+    "request_body,complaint",
+    [
+        ({"inputType": "text", "inputText": "flat 2.7 body"}, "extraneous key [inputText]"),
+        (
+            {"inputType": "text", "text": {"inputText": "x"}, "textTruncate": "end"},
+            "extraneous key [textTruncate]",
+        ),
+        ({"inputType": "text", "text": {"inputText": "x", "textTruncate": "end"}}, "textTruncate"),
+        ({"inputType": "text"}, "required key [text]"),
+        ({"inputType": "text", "text": {}}, "required key [inputText]"),
+        ({"text": {"inputText": "x"}}, "required key [inputType]"),
+    ],
+)
+def test_marengo_3_rejects_other_bodies(bedrock: Any, request_body: Any, complaint: str) -> None:
+    code, status, message = error_of(lambda: invoke(bedrock, MARENGO3, request_body))
+    assert (code, status) == ("ValidationException", 400)
+    assert complaint in message
+
+
+def test_marengo_3_refuses_over_500_tokens(bedrock: Any) -> None:
+    words = " ".join(f"w{i}" for i in range(501))
+    request = {"inputType": "text", "text": {"inputText": words}}
+    code, status, message = error_of(lambda: invoke(bedrock, MARENGO3, request))
+    assert (code, status) == ("ValidationException", 400)
+    assert "Max input tokens: 500" in message
 
 
 @pytest.mark.parametrize(

@@ -132,6 +132,10 @@ def _marengo(text: str, _: str) -> dict[str, Any]:
     return {"inputType": "text", "inputText": text, "textTruncate": "end"}
 
 
+def _marengo3(text: str, _: str) -> dict[str, Any]:
+    return {"inputType": "text", "text": {"inputText": text}}
+
+
 COHERE = ("search_document", "search_query")
 NOVA = ("GENERIC_INDEX", "GENERIC_RETRIEVAL")
 FAMILIES = [
@@ -143,6 +147,7 @@ FAMILIES = [
     Family("cohere-v4", "cohere.embed-v4:0", 1536, _cohere_v4, *COHERE, batched=True),
     Family("nova", "amazon.nova-2-multimodal-embeddings-v1:0", 3072, _nova, *NOVA),
     Family("marengo-2.7", "us.twelvelabs.marengo-embed-2-7-v1:0", 1024, _marengo),
+    Family("marengo-3.0", "twelvelabs.marengo-embed-3-0-v1:0", 512, _marengo3),
 ]
 
 
@@ -240,8 +245,9 @@ def test_titan_50_texts_are_50_concurrent_calls_in_order(
         ("cohere.embed-english-v3", "c" * 2_049, "2048"),
         ("amazon.nova-2-multimodal-embeddings-v1:0", "n" * 40_000, "8192 tokens"),
         ("us.twelvelabs.marengo-embed-2-7-v1:0", "m" * 400, "77 tokens"),
+        ("eu.twelvelabs.marengo-embed-3-0-v1:0", "m" * 2_001, "500 tokens"),
     ],
-    ids=["titan-v2", "titan-v1", "cohere-v3", "nova", "marengo"],
+    ids=["titan-v2", "titan-v1", "cohere-v3", "nova", "marengo", "marengo-3"],
 )
 def test_over_long_item_with_truncate_none_fails_alone(
     stub: pb_grpc.VectorizerStub, emulator: Emulator, model: str, long_text: str, limit: str
@@ -252,7 +258,11 @@ def test_over_long_item_with_truncate_none_fails_alone(
     err = resp.results[1].error
     assert err.code == "TEXT_TOO_LONG" and not err.retryable
     assert limit in err.message and "START or END" in err.message
-    sent = [t for b in bodies(emulator) for t in b.get("texts", [b.get("inputText")])]
+    sent = [
+        t
+        for b in bodies(emulator)
+        for t in b.get("texts", [b.get("inputText") or b.get("text", {}).get("inputText")])
+    ]
     assert long_text not in sent
 
 
@@ -307,6 +317,19 @@ def test_marengo_truncation(stub: pb_grpc.VectorizerStub, emulator: Emulator) ->
     assert body["textTruncate"] == "end" and long_text.endswith(body["inputText"])
     assert len(body["inputText"]) == 77 * 4
     assert_vector(vectors(resp)[0], deterministic_vector(body["inputText"], 1024))
+
+
+def test_marengo_3_truncation_is_done_by_the_sidecar(
+    stub: pb_grpc.VectorizerStub, emulator: Emulator
+) -> None:
+    # Marengo 3.0 has no truncation setting: the default is an item error
+    # (tested above); START and END cut to the 500-token proxy, sent as is.
+    model = "us.twelvelabs.marengo-embed-3-0-v1:0"
+    long_text = "".join(f"{i:04d}" for i in range(600))  # 2,400 characters, one word
+    for policy, kept in (("START", long_text[-2000:]), ("END", long_text[:2000])):
+        resp = embed(stub, [long_text], config(model, truncate=policy))
+        assert bodies(emulator)[-1] == {"inputType": "text", "text": {"inputText": kept}}
+        assert_vector(vectors(resp)[0], deterministic_vector(kept, 512))
 
 
 def test_titan_truncate_is_done_by_the_sidecar(
@@ -409,6 +432,7 @@ def test_unknown_family_lists_the_known_ones(stub: pb_grpc.VectorizerStub) -> No
         "cohere-v4",
         "nova-multimodal",
         "marengo-2.7",
+        "marengo-3.0",
     ):
         assert name in err.details()
     err = rpc_error(lambda: embed(stub, ["x"], config("acme.embed-everything-v1")))
@@ -568,6 +592,7 @@ def test_get_meta_describes_every_family(stub: pb_grpc.VectorizerStub) -> None:
         "cohere-v4",
         "nova-multimodal",
         "marengo-2.7",
+        "marengo-3.0",
     }
     assert list(meta["cohere-v3"].model_ids) == [
         "cohere.embed-english-v3",
@@ -586,3 +611,12 @@ def test_get_meta_describes_every_family(stub: pb_grpc.VectorizerStub) -> None:
     assert meta["cohere-v3"].max_input == "512 tokens or 2048 characters"
     assert meta["marengo-2.7"].max_input == "77 tokens"
     assert list(meta["marengo-2.7"].truncate_modes) == ["END"]
+    # Marengo 2.7 is Legacy on AWS's model card; 3.0 replaces it.
+    assert [n for n, f in meta.items() if f.legacy] == ["marengo-2.7"]
+    assert meta["marengo-2.7"].end_of_life == "2026-11-30"
+    assert meta["marengo-2.7"].successor == "marengo-3.0"
+    assert meta["marengo-3.0"].end_of_life == "" and meta["marengo-3.0"].successor == ""
+    assert list(meta["marengo-3.0"].model_ids) == ["twelvelabs.marengo-embed-3-0-v1:0"]
+    assert meta["marengo-3.0"].default_dimensions == 512
+    assert meta["marengo-3.0"].max_input == "500 tokens"
+    assert list(meta["marengo-3.0"].truncate_modes) == []

@@ -156,6 +156,16 @@ GOLDEN = [
         EmbedOptions(truncate=Truncate.START),
         {"inputType": "text", "inputText": "q", "textTruncate": "end"},
     ),
+    # Marengo 3.0 (AWS's model-parameters-marengo-3 page): the text nested
+    # under "text", no truncation setting whatever the policy.
+    ("marengo-3.0", ["a"], DOC, NO_OPTIONS, {"inputType": "text", "text": {"inputText": "a"}}),
+    (
+        "marengo-3.0",
+        ["q"],
+        QUERY,
+        EmbedOptions(truncate=Truncate.END),
+        {"inputType": "text", "text": {"inputText": "q"}},
+    ),
 ]
 
 
@@ -233,7 +243,8 @@ def test_unknown_input_type_is_rejected_with_allowed_values(family):
 
 
 @pytest.mark.parametrize(
-    "family", ["titan-text-v1", "titan-text-v2", "titan-multimodal-g1", "marengo-2.7"]
+    "family",
+    ["titan-text-v1", "titan-text-v2", "titan-multimodal-g1", "marengo-2.7", "marengo-3.0"],
 )
 def test_input_type_on_family_without_purpose_names_the_family(family):
     c = codec(family)
@@ -260,6 +271,7 @@ def test_supports_purpose_agrees_with_input_types():
         ("cohere-v4", 256, 3072, "[256, 512, 1024, 1536]"),
         ("nova-multimodal", 384, 512, "[256, 384, 1024, 3072]"),
         ("marengo-2.7", 1024, 512, "[1024]"),
+        ("marengo-3.0", 512, 1024, "[512]"),
     ],
 )
 def test_dimensions(family, good, bad, allowed):
@@ -334,6 +346,9 @@ V = [0.5, -1, 2.25]
         ("marengo-2.7", {"data": [{"embedding": V}]}, 1, None),
         ("marengo-2.7", {"data": {"embedding": V}}, 1, None),
         ("marengo-2.7", {"embedding": V}, 1, None),
+        # AWS's Marengo 3 page: `data` is the object itself for one vector.
+        ("marengo-3.0", {"data": {"embedding": V}}, 1, None),
+        ("marengo-3.0", {"data": [{"embedding": V}]}, 1, None),
     ],
 )
 def test_parse_documented_shapes(family, body, count, tokens):
@@ -367,6 +382,10 @@ BAD = [
     ("marengo-2.7", {"data": ["x"]}, 1, "JSON object"),
     ("marengo-2.7", {"vector": V}, 1, "no 'embedding'"),
     ("marengo-2.7", {"embedding": {"a": 1}}, 1, "numbers"),
+    ("marengo-3.0", {"data": {"embedding": V}}, 2, "one text"),
+    ("marengo-3.0", {"data": [{"embedding": V}, {"embedding": V}]}, 1, "one entry"),
+    ("marengo-3.0", {"data": {"vector": V}}, 1, "no 'embedding'"),
+    ("marengo-3.0", {"data": "x"}, 1, "one entry"),
 ]
 
 
@@ -438,6 +457,7 @@ def test_family_names():
             "cohere-v4",
             "nova-multimodal",
             "marengo-2.7",
+            "marengo-3.0",
         ]
     )
 
@@ -467,6 +487,14 @@ def test_known_model_ids_include_text2vec_aws_ids():
         ("global.cohere.embed-v4:0", "cohere-v4"),
         ("amazon.nova-2-multimodal-embeddings-v1:0", "nova-multimodal"),
         ("us.twelvelabs.marengo-embed-2-7-v1:0", "marengo-2.7"),
+        ("twelvelabs.marengo-embed-3-0-v1:0", "marengo-3.0"),
+        ("us.twelvelabs.marengo-embed-3-0-v1:0", "marengo-3.0"),
+        ("eu.twelvelabs.marengo-embed-3-0-v1:0", "marengo-3.0"),
+        (
+            "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/"
+            "eu.twelvelabs.marengo-embed-3-0-v1:0",
+            "marengo-3.0",
+        ),
         ("arn:aws:bedrock:us-east-1::foundation-model/cohere.embed-english-v3", "cohere-v3"),
         (
             "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/"
@@ -526,3 +554,29 @@ def test_unknown_model_uses_text2vec_aws_wording(model):
         "wrong model, available models are: [" + " ".join(known_model_ids()) + "]"
     )
     assert "set family" in message
+
+
+# ---- lifecycle ----------------------------------------------------------------
+
+
+def test_only_marengo_27_is_legacy_and_names_its_successor():
+    legacy = {n: c.spec for n, c in FAMILIES.items() if c.spec.legacy}
+    assert list(legacy) == ["marengo-2.7"]
+    spec = legacy["marengo-2.7"]
+    assert spec.end_of_life == "2026-11-30"  # AWS's model card for Marengo Embed v2.7
+    assert spec.successor == "marengo-3.0" and spec.successor in FAMILIES
+
+
+def test_legacy_notice_says_what_to_move_to():
+    from vectorizer.backends.families import legacy_notice
+
+    notice = legacy_notice(FAMILIES["marengo-2.7"].spec)
+    assert "2026-11-30" in notice and "twelvelabs.marengo-embed-3-0-v1:0" in notice
+    assert "re-embed" in notice
+    assert legacy_notice(FAMILIES["marengo-3.0"].spec) == ""
+
+
+def test_marengo_3_needs_no_inference_profile():
+    # On demand in us-east-1 and ap-northeast-2 by its base id (AWS's Marengo 3 page).
+    assert not FAMILIES["marengo-3.0"].spec.profile_only
+    assert FAMILIES["marengo-2.7"].spec.profile_only

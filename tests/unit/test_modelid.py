@@ -51,6 +51,15 @@ CASES = [
         "",
         "",
     ),
+    (
+        "eu.twelvelabs.marengo-embed-3-0-v1:0",
+        "profile",
+        "twelvelabs.marengo-embed-3-0-v1:0",
+        "eu",
+        "",
+        "",
+    ),
+    ("twelvelabs.marengo-embed-3-0-v1:0", "base", "twelvelabs.marengo-embed-3-0-v1:0", "", "", ""),
     # A geography that does not exist yet still works.
     (
         "mars-1.amazon.nova-2-multimodal-embeddings-v1:0",

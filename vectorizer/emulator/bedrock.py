@@ -7,7 +7,7 @@ Parts:
   returns an `EmbedPlan` whose `render` builds the model's response shape.
 - `FAMILIES`: the table, keyed by family key (`titan-text-v1`,
   `titan-text-v2`, `titan-multimodal`, `cohere-v3`, `cohere-v4`, `nova`,
-  `marengo-2.7`).
+  `marengo-2.7`, `marengo-3.0`).
 - `resolve_model(model_id, profiles)`: a path's modelId (base id, versioned
   id, geo-prefixed inference profile, or ARN) -> `Family`, or
   ResourceNotFoundException. ARNs that name no model (application inference
@@ -58,6 +58,7 @@ TITAN_V2_MAX_CHARS = 50_000
 TITAN_MM_MAX_TOKENS = 256
 NOVA_MAX_TOKENS = 8192
 MARENGO_MAX_TOKENS = 77
+MARENGO3_MAX_TOKENS = 500
 PROVIDERS = ("amazon", "cohere", "twelvelabs")
 
 _ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:bedrock:[a-z0-9-]*:\d*:([a-z-]+)/(.+)$")
@@ -115,15 +116,20 @@ def _titan_v2(body: dict[str, Any]) -> EmbedPlan:
     types = s.get_enum_list(body, "embeddingTypes", "#", ("float", "binary"))
     tokens = _check_tokens(text, TITAN_MAX_TOKENS)
 
+    # AWS's Titan v2 page: `embeddingsByType` always appears, holding the
+    # types asked for (`float` when none are); `embedding` is the float vector
+    # and is left out when only `binary` is asked for.
+    wanted = types or ["float"]
+
     def render(vectors: Vectors) -> dict[str, Any]:
-        out: dict[str, Any] = {"embedding": vectors[0], "inputTextTokenCount": tokens}
-        if types:
-            by_type: dict[str, Any] = {}
-            if "float" in types:
-                by_type["float"] = vectors[0]
-            if "binary" in types:
-                by_type["binary"] = _binary(vectors[0])
-            out["embeddingsByType"] = by_type
+        out: dict[str, Any] = {}
+        by_type: dict[str, Any] = {}
+        if "float" in wanted:
+            out["embedding"] = by_type["float"] = vectors[0]
+        if "binary" in wanted:
+            by_type["binary"] = _binary(vectors[0])
+        out["inputTextTokenCount"] = tokens
+        out["embeddingsByType"] = by_type
         return out
 
     return EmbedPlan([text], dim, render, normalize=normalize, tokens=tokens)
@@ -304,6 +310,33 @@ def _marengo(body: dict[str, Any]) -> EmbedPlan:
     return EmbedPlan([text], 1024, render, tokens=token_count(text))
 
 
+_MARENGO3_INPUT_TYPES = ("text", "image", "text_image", "audio", "video", "multi_input")
+
+
+def _marengo3(body: dict[str, Any]) -> EmbedPlan:
+    # The input sits under a key named after inputType; 2.7's flat keys
+    # (inputText, textTruncate) are extraneous here.
+    s.check_keys(body, "#", (*_MARENGO3_INPUT_TYPES, "inputType", "inferenceId"), ("inputType",))
+    input_type = s.get_enum(body, "inputType", "#", _MARENGO3_INPUT_TYPES, None)
+    if input_type != "text":
+        # Images are planned by `images.plan_image` first; audio and video are
+        # StartAsyncInvoke only, and multi_input is not emulated.
+        raise s.malformed(f"#/inputType: {input_type} is not supported by the emulator")
+    text_obj = s.get_object(body, "text", "#")
+    if text_obj is None:
+        raise s.malformed("#: required key [text] not found")
+    s.check_keys(text_obj, "#/text", ("inputText",), ("inputText",))
+    text = s.get_str(text_obj, "inputText", "#/text") or ""
+    # No truncation option: over-long text is refused.
+    tokens = _check_tokens(text, MARENGO3_MAX_TOKENS)
+
+    def render(vectors: Vectors) -> dict[str, Any]:
+        # One vector: `data` is the object itself (AWS's Marengo 3 response shape).
+        return {"data": {"embedding": vectors[0]}}
+
+    return EmbedPlan([text], 512, render, tokens=tokens)
+
+
 # --- the table and model ids --------------------------------------------------
 
 FAMILIES: dict[str, Family] = {
@@ -318,6 +351,8 @@ FAMILIES: dict[str, Family] = {
         Family("cohere-v4", ("cohere.embed-v4:0",), _cohere_v4),
         Family("nova", ("amazon.nova-2-multimodal-embeddings-v1:0",), _nova),
         Family("marengo-2.7", ("twelvelabs.marengo-embed-2-7-v1:0",), _marengo, profile_only=True),
+        # Base id too: on demand in us-east-1 and ap-northeast-2 (AWS's Marengo 3 page).
+        Family("marengo-3.0", ("twelvelabs.marengo-embed-3-0-v1:0",), _marengo3),
     )
 }
 _BY_MODEL_ID = {model_id: f for f in FAMILIES.values() for model_id in f.model_ids}

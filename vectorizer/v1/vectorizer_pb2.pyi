@@ -18,7 +18,7 @@ PURPOSE_DOCUMENT: Purpose
 PURPOSE_QUERY: Purpose
 
 class CollectionConfig(_message.Message):
-    __slots__ = ("service", "region", "model", "endpoint", "target_model", "target_variant", "vectorize_class_name", "properties", "dimensions", "normalize", "truncate", "family", "input_type", "inference_component", "custom_attributes", "payload_format", "batch_size", "lowercase", "text_fields", "image_fields", "weights")
+    __slots__ = ("service", "region", "model", "endpoint", "target_model", "target_variant", "vectorize_class_name", "properties", "dimensions", "normalize", "truncate", "family", "input_type", "inference_component", "custom_attributes", "payload_format", "batch_size", "lowercase", "text_fields", "image_fields", "weights", "max_payload_bytes", "serverless")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,8 @@ class CollectionConfig(_message.Message):
     TEXT_FIELDS_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELDS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SERVERLESS_FIELD_NUMBER: _ClassVar[int]
     service: str
     region: str
     model: str
@@ -61,7 +63,9 @@ class CollectionConfig(_message.Message):
     text_fields: _containers.RepeatedScalarFieldContainer[str]
     image_fields: _containers.RepeatedScalarFieldContainer[str]
     weights: FieldWeights
-    def __init__(self, service: _Optional[str] = ..., region: _Optional[str] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ..., target_model: _Optional[str] = ..., target_variant: _Optional[str] = ..., vectorize_class_name: _Optional[bool] = ..., properties: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ..., normalize: _Optional[bool] = ..., truncate: _Optional[str] = ..., family: _Optional[str] = ..., input_type: _Optional[str] = ..., inference_component: _Optional[str] = ..., custom_attributes: _Optional[str] = ..., payload_format: _Optional[str] = ..., batch_size: _Optional[int] = ..., lowercase: _Optional[bool] = ..., text_fields: _Optional[_Iterable[str]] = ..., image_fields: _Optional[_Iterable[str]] = ..., weights: _Optional[_Union[FieldWeights, _Mapping]] = ...) -> None: ...
+    max_payload_bytes: int
+    serverless: bool
+    def __init__(self, service: _Optional[str] = ..., region: _Optional[str] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ..., target_model: _Optional[str] = ..., target_variant: _Optional[str] = ..., vectorize_class_name: _Optional[bool] = ..., properties: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ..., normalize: _Optional[bool] = ..., truncate: _Optional[str] = ..., family: _Optional[str] = ..., input_type: _Optional[str] = ..., inference_component: _Optional[str] = ..., custom_attributes: _Optional[str] = ..., payload_format: _Optional[str] = ..., batch_size: _Optional[int] = ..., lowercase: _Optional[bool] = ..., text_fields: _Optional[_Iterable[str]] = ..., image_fields: _Optional[_Iterable[str]] = ..., weights: _Optional[_Union[FieldWeights, _Mapping]] = ..., max_payload_bytes: _Optional[int] = ..., serverless: _Optional[bool] = ...) -> None: ...
 
 class FieldWeights(_message.Message):
     __slots__ = ("text_fields", "image_fields")
@@ -210,7 +214,7 @@ class GetMetaRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelFamily(_message.Message):
-    __slots__ = ("name", "model_ids", "dimensions", "default_dimensions", "max_batch_size", "max_input", "supports_purpose", "native_normalize", "truncate_modes", "image_formats", "max_image_bytes", "images_per_call", "image_s3", "joint_text_image")
+    __slots__ = ("name", "model_ids", "dimensions", "default_dimensions", "max_batch_size", "max_input", "supports_purpose", "native_normalize", "truncate_modes", "legacy", "end_of_life", "successor", "image_formats", "max_image_bytes", "images_per_call", "image_s3", "joint_text_image")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_IDS_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -220,6 +224,9 @@ class ModelFamily(_message.Message):
     SUPPORTS_PURPOSE_FIELD_NUMBER: _ClassVar[int]
     NATIVE_NORMALIZE_FIELD_NUMBER: _ClassVar[int]
     TRUNCATE_MODES_FIELD_NUMBER: _ClassVar[int]
+    LEGACY_FIELD_NUMBER: _ClassVar[int]
+    END_OF_LIFE_FIELD_NUMBER: _ClassVar[int]
+    SUCCESSOR_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FORMATS_FIELD_NUMBER: _ClassVar[int]
     MAX_IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     IMAGES_PER_CALL_FIELD_NUMBER: _ClassVar[int]
@@ -234,12 +241,15 @@ class ModelFamily(_message.Message):
     supports_purpose: bool
     native_normalize: bool
     truncate_modes: _containers.RepeatedScalarFieldContainer[str]
+    legacy: bool
+    end_of_life: str
+    successor: str
     image_formats: _containers.RepeatedScalarFieldContainer[str]
     max_image_bytes: int
     images_per_call: int
     image_s3: bool
     joint_text_image: bool
-    def __init__(self, name: _Optional[str] = ..., model_ids: _Optional[_Iterable[str]] = ..., dimensions: _Optional[_Iterable[int]] = ..., default_dimensions: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_input: _Optional[str] = ..., supports_purpose: _Optional[bool] = ..., native_normalize: _Optional[bool] = ..., truncate_modes: _Optional[_Iterable[str]] = ..., image_formats: _Optional[_Iterable[str]] = ..., max_image_bytes: _Optional[int] = ..., images_per_call: _Optional[int] = ..., image_s3: _Optional[bool] = ..., joint_text_image: _Optional[bool] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., model_ids: _Optional[_Iterable[str]] = ..., dimensions: _Optional[_Iterable[int]] = ..., default_dimensions: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_input: _Optional[str] = ..., supports_purpose: _Optional[bool] = ..., native_normalize: _Optional[bool] = ..., truncate_modes: _Optional[_Iterable[str]] = ..., legacy: _Optional[bool] = ..., end_of_life: _Optional[str] = ..., successor: _Optional[str] = ..., image_formats: _Optional[_Iterable[str]] = ..., max_image_bytes: _Optional[int] = ..., images_per_call: _Optional[int] = ..., image_s3: _Optional[bool] = ..., joint_text_image: _Optional[bool] = ...) -> None: ...
 
 class GetMetaResponse(_message.Message):
     __slots__ = ("version", "services", "families", "payload_formats", "collections")

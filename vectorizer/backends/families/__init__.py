@@ -5,6 +5,8 @@
   ARN, or for an explicit `family`; `ConfigError` with the fix otherwise.
 - `family_for_model(model)`: the same lookup without errors (None).
 - `known_model_ids()`: every base id we recognise, in registry order.
+- `legacy_notice(spec)`: for a family AWS marks Legacy, what to move to and
+  by when ('' for an active family).
 - Re-exported helpers the engine uses: `fit_text`, `needs_client_normalize`,
   `l2_normalize`.
 """
@@ -15,7 +17,7 @@ from vectorizer.backends import modelid
 from vectorizer.backends.families.base import FamilyCodec, FamilySpec, ParsedResponse
 from vectorizer.backends.families.cohere import cohere_v3_codec, cohere_v4_codec
 from vectorizer.backends.families.limits import char_limit, fit_text
-from vectorizer.backends.families.marengo import MarengoCodec
+from vectorizer.backends.families.marengo import Marengo3Codec, MarengoCodec
 from vectorizer.backends.families.normalize import l2_normalize, needs_client_normalize
 from vectorizer.backends.families.nova import NovaCodec
 from vectorizer.backends.families.titan import TITAN_V1, TITAN_V2, TitanTextCodec
@@ -29,6 +31,7 @@ _CODECS: list[FamilyCodec] = [
     cohere_v3_codec(),
     cohere_v4_codec(),
     NovaCodec(),
+    Marengo3Codec(),
     MarengoCodec(),
 ]
 
@@ -46,6 +49,18 @@ _NAMES_NO_MODEL = {
 
 def known_model_ids() -> list[str]:
     return [mid for codec in _CODECS for mid in codec.spec.model_ids]
+
+
+def legacy_notice(spec: FamilySpec) -> str:
+    if not spec.legacy:
+        return ""
+    successor = FAMILIES.get(spec.successor)
+    ids = f" ({' '.join(successor.spec.model_ids)})" if successor else ""
+    return (
+        f"{spec.name} is Legacy on Amazon Bedrock, end of life {spec.end_of_life}: move to "
+        f"{spec.successor}{ids} and re-embed every object (the two models' vectors are "
+        "not compatible)"
+    )
 
 
 def _family_list() -> str:
@@ -127,6 +142,7 @@ __all__ = [
     "fit_text",
     "known_model_ids",
     "l2_normalize",
+    "legacy_notice",
     "needs_client_normalize",
     "resolve_family",
 ]

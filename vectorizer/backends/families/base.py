@@ -42,6 +42,14 @@ class FamilySpec:
     query_input_type: str = ""  # sent for Purpose.QUERY
     # Needs an inference profile id or ARN for InvokeModel (Marengo 2.7).
     profile_only: bool = False
+    # AWS's model card marks the model Legacy: its end-of-life date (ISO) and
+    # the family to move to. Empty: an active model.
+    end_of_life: str = ""
+    successor: str = ""
+
+    @property
+    def legacy(self) -> bool:
+        return bool(self.end_of_life)
 
     @property
     def max_input(self) -> str:

@@ -2,7 +2,10 @@
 
 - `TITAN_V1`, `TITAN_V2`: the family facts.
 - `TitanTextCodec`: `{"inputText": s}` (v2 adds `dimensions`, `normalize`)
-  -> `{"embedding": [..], "inputTextTokenCount": n}`.
+  -> `{"embedding": [..], "inputTextTokenCount": n}`; v2 always adds
+  `"embeddingsByType": {"float": [..]}`, the same vector again. `embedding`
+  is read (AWS: "always type float"); `embeddingsByType.float` only when it
+  is missing (a binary-only answer has no float vector at all).
 """
 
 from __future__ import annotations
