@@ -22,7 +22,13 @@ from tests.support import Emulator, start_emulator
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=10)
 ACCESS_KEY = "AKIDEMUTEST0001"
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123xyz"
-EXTRA_ENDPOINTS = {"tiny-tei": {"dialect": "tei", "dimensions": 16, "max_batch": 4}}
+EXTRA_ENDPOINTS = {
+    "tiny-tei": {"dialect": "tei", "dimensions": 16, "max_batch": 4},
+    # TEI before 1.9 (no --auto-truncate): over-long text fails unless asked to truncate.
+    "strict-tei": {"dialect": "tei", "auto_truncate": False},
+    "serverless-tei": {"dialect": "tei", "serverless": True},
+    "small-body-tei": {"dialect": "tei", "max_payload_bytes": 2000},
+}
 
 
 @pytest.fixture(scope="session")

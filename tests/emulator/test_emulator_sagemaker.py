@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support import Emulator
+from vectorizer.emulator.sagemaker import endpoint_from_dict
 from vectorizer.emulator.vectors import deterministic_vector, purposed_vector
 
 TEXTS = ["the first document", "a second one"]
@@ -151,12 +153,62 @@ def test_batch_over_the_limit(sagemaker: Any) -> None:
     assert err["OriginalStatusCode"] == 413
 
 
-def test_tei_long_text_needs_truncate(sagemaker: Any) -> None:
-    long_text = " ".join(["w"] * 600)
-    err = client_error(lambda: invoke(sagemaker, "tei-small", {"inputs": [long_text]}))
-    assert err["OriginalStatusCode"] == 413
-    body, _ = invoke(sagemaker, "tei-small", {"inputs": [long_text], "truncate": True})
-    assert body == [deterministic_vector(" ".join(["w"] * 512), 384)]
+def test_tei_long_text_follows_truncate_then_auto_truncate(sagemaker: Any) -> None:
+    long_text = " ".join(f"w{i}" for i in range(600))
+    kept_start = " ".join(f"w{i}" for i in range(512))
+    kept_end = " ".join(f"w{i}" for i in range(88, 600))
+    # TEI >= 1.9: --auto-truncate is on by default, so an unset truncate cuts.
+    body, _ = invoke(sagemaker, "tei-small", {"inputs": [long_text]})
+    assert body == [deterministic_vector(kept_start, 384)]
+    # An explicit false overrides the server: TEI's 422 Validation error.
+    err = client_error(
+        lambda: invoke(sagemaker, "tei-small", {"inputs": [long_text], "truncate": False})
+    )
+    assert err["OriginalStatusCode"] == 422
+    assert "must have less than 512 tokens. Given: 600" in err["OriginalMessage"]
+    request = {"inputs": [long_text], "truncate": True, "truncation_direction": "Left"}
+    body, _ = invoke(sagemaker, "tei-small", request)
+    assert body == [deterministic_vector(kept_end, 384)]
+    # A server started without auto-truncate fails an unset truncate.
+    err = client_error(lambda: invoke(sagemaker, "strict-tei", {"inputs": [long_text]}))
+    assert err["OriginalStatusCode"] == 422
+
+
+@pytest.mark.parametrize("dim", [1, 128, 384])
+def test_tei_dimensions_cut_the_vector(sagemaker: Any, dim: int) -> None:
+    body, _ = invoke(sagemaker, "tei-small", {"inputs": ["mrl text", "two"], "dimensions": dim})
+    assert [len(v) for v in body] == [dim, dim]
+    assert body[0] == deterministic_vector("mrl text", dim)
+
+
+@pytest.mark.parametrize(
+    "dim,message",
+    [(0, "should be positive"), (385, "smaller than the maximum"), ("8", "invalid type")],
+)
+def test_tei_bad_dimensions(sagemaker: Any, dim: Any, message: str) -> None:
+    err = client_error(lambda: invoke(sagemaker, "tei-small", {"inputs": ["x"], "dimensions": dim}))
+    assert err["OriginalStatusCode"] == 422 and message in err["OriginalMessage"]
+
+
+def test_serverless_endpoint_refuses_a_body_over_4_mb(sagemaker: Any) -> None:
+    fits = {"inputs": ["x" * 3_999_000]}
+    body, _ = invoke(sagemaker, "serverless-tei", fits)
+    assert len(body) == 1
+    # What SageMaker answers a serverless endpoint's oversize body (aws/sagemaker-python-sdk#4271).
+    err = client_error(lambda: invoke(sagemaker, "serverless-tei", {"inputs": ["x" * 4_000_001]}))
+    assert err["Error"]["Code"] == "ValidationError"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    request_id = err["ResponseMetadata"]["RequestId"]
+    assert err["Error"]["Message"] == f"Request {request_id} has oversize body."
+    # The same body is fine for a real-time endpoint (6 MiB limit).
+    assert len(invoke(sagemaker, "tei-small", {"inputs": ["x" * 4_000_001]})[0]) == 1
+
+
+def test_endpoint_with_its_own_body_limit(sagemaker: Any) -> None:
+    assert len(invoke(sagemaker, "small-body-tei", {"inputs": ["y" * 1900]})[0]) == 1
+    err = client_error(lambda: invoke(sagemaker, "small-body-tei", {"inputs": ["y" * 2000]}))
+    assert err["Error"]["Code"] == "ValidationError"
+    assert err["Error"]["Message"].endswith("has oversize body.")
 
 
 def test_unknown_endpoint(sagemaker: Any) -> None:
@@ -214,3 +266,30 @@ def test_signature_scoped_to_the_wrong_service_is_403(emu: Emulator) -> None:
     )
     assert status == 403
     assert headers["x-amzn-ErrorType"].startswith("InvalidSignatureException:")
+
+
+@pytest.mark.parametrize(
+    "spec,complaint",
+    [
+        ({"dialect": "tei", "serverless": "yes"}, "serverless must be true or false"),
+        ({"dialect": "tei", "auto_truncate": 1}, "auto_truncate must be true or false"),
+        ({"dialect": "tei", "max_payload_bytes": 0}, "max_payload_bytes must be a positive"),
+        ({"dialect": "tei", "payload": 1}, "unknown keys ['payload']"),
+    ],
+)
+def test_endpoint_specs_are_validated(spec: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        endpoint_from_dict("e1", spec)
+
+
+def test_endpoints_added_at_run_time_keep_their_limits(sagemaker: Any, emu: Emulator) -> None:
+    req = urllib.request.Request(
+        f"{emu.url}/_emulator/endpoints",
+        data=json.dumps({"late-serverless": {"dialect": "hf", "serverless": True}}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        listed = json.loads(resp.read())
+    assert listed["late-serverless"]["serverless"] is True
+    err = client_error(lambda: invoke(sagemaker, "late-serverless", {"inputs": ["z" * 4_100_000]}))
+    assert err["Error"]["Message"].endswith("has oversize body.")

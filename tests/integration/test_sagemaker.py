@@ -70,7 +70,7 @@ def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
 
 # (payloadFormat, endpoint, expected body for texts, response dimension)
 DIALECT_CASES = [
-    ("tei", "tei-small", lambda t: {"inputs": t, "normalize": True, "truncate": False}),
+    ("tei", "tei-small", lambda t: {"inputs": t, "normalize": True}),
     ("jumpstart", "jumpstart-gte", lambda t: {"text_inputs": t, "mode": "embedding"}),
     ("hf", "hf-feature", lambda t: {"inputs": t}),
     ("hf", "hf-token", lambda t: {"inputs": t}),
@@ -137,6 +137,32 @@ def test_tei_options_reach_the_wire(stub: pb_grpc.VectorizerStub, emulator: Emul
         "truncation_direction": "Left",
     }
     assert_vectors(resp, texts, normalize=False)
+
+
+def test_tei_leaves_truncation_to_the_server_unless_configured(
+    stub: pb_grpc.VectorizerStub, emulator: Emulator
+) -> None:
+    # tei-small runs with --auto-truncate (TEI's default since 1.9): a text over
+    # its 512 tokens is cut by the server when the config says nothing...
+    long_text = " ".join(f"t{i}" for i in range(600))
+    resp = embed(stub, [long_text], config("tei-small", "tei"))
+    assert "truncate" not in calls(emulator)[-1]["body"]
+    want = deterministic_vector(" ".join(f"t{i}" for i in range(512)), 384)
+    np.testing.assert_allclose(vectors(resp)[0], want, atol=2e-6)
+    # ...and refused, as an item error naming TEI's answer, when it says NONE.
+    resp = embed(stub, [long_text, "short one"], config("tei-small", "tei", truncate="NONE"))
+    assert calls(emulator)[-1]["body"]["truncate"] is False
+    err = resp.results[0].error
+    assert err.code == "MODEL_ERROR" and "must have less than 512 tokens" in err.message
+    assert resp.results[1].HasField("vector")
+
+
+def test_tei_dimensions_reach_the_wire(stub: pb_grpc.VectorizerStub, emulator: Emulator) -> None:
+    texts = ["matryoshka one", "matryoshka two"]
+    resp = embed(stub, texts, config("tei-small", "tei", dimensions=128))
+    assert calls(emulator)[-1]["body"] == {"inputs": texts, "normalize": True, "dimensions": 128}
+    assert resp.dimensions == 128
+    assert_vectors(resp, texts, 128)
 
 
 # The request shape `auto` lands on for each built-in endpoint, after refusals.
@@ -452,12 +478,13 @@ def test_container_batch_limit_below_batch_size_still_embeds_everything(
 def test_configured_dimensions_that_the_endpoint_contradicts_fail_at_once(
     stub: pb_grpc.VectorizerStub, emulator: Emulator
 ) -> None:
-    cfg = config("tei-small", "tei", dimensions=5)
+    # The hf dialect cannot ask the container for a size (TEI's can, tested above).
+    cfg = config("hf-feature", "hf", dimensions=5)
     err = rpc_error(lambda: embed(stub, ["dims wrong one", "dims wrong two"], cfg))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "384-dimensional" in err.details() and "dimensions 5" in err.details()
     assert len(calls(emulator)) == 1  # a config mistake is not retried
     ok = embed(
-        stub, ["dims right one", "dims right two"], config("tei-small", "tei", dimensions=DIM)
+        stub, ["dims right one", "dims right two"], config("hf-feature", "hf", dimensions=DIM)
     )
-    assert_vectors(ok, ["dims right one", "dims right two"], normalize=True)
+    assert_vectors(ok, ["dims right one", "dims right two"])

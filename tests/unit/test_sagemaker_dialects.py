@@ -42,8 +42,21 @@ V = [[1.0, 2.0, 2.0], [0.0, 3.0, 4.0]]
 @pytest.mark.parametrize(
     ("dialect", "purpose", "options", "golden"),
     [
-        ("tei", DOC, PLAIN, {"inputs": TEXTS, "normalize": True, "truncate": False}),
-        ("tei", QUERY, PLAIN, {"inputs": TEXTS, "normalize": True, "truncate": False}),
+        # No truncate unless configured: TEI's own --auto-truncate decides.
+        ("tei", DOC, PLAIN, {"inputs": TEXTS, "normalize": True}),
+        ("tei", QUERY, PLAIN, {"inputs": TEXTS, "normalize": True}),
+        (
+            "tei",
+            DOC,
+            EmbedOptions(truncate=Truncate.NONE),
+            {"inputs": TEXTS, "normalize": True, "truncate": False},
+        ),
+        (
+            "tei",
+            DOC,
+            EmbedOptions(dimensions=256),
+            {"inputs": TEXTS, "normalize": True, "dimensions": 256},
+        ),
         (
             "tei",
             DOC,

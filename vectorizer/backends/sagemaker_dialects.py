@@ -258,7 +258,13 @@ class _ParsingDialect:
 
 
 class TeiDialect(_ParsingDialect):
-    """Hugging Face Text Embeddings Inference (`/embed` body)."""
+    """Hugging Face Text Embeddings Inference (`/embed` body).
+
+    `truncate` is sent only when the config sets it: unset, TEI applies its
+    own `--auto-truncate` (default true since TEI 1.9), which a `false` here
+    would override. `dimensions` asks a Matryoshka model for a shorter vector
+    (TEI 1.8 and later).
+    """
 
     name = "tei"
     accepts = frozenset({VECTOR_LIST})
@@ -267,15 +273,16 @@ class TeiDialect(_ParsingDialect):
     def build_request(
         self, texts: Sequence[str], purpose: Purpose, options: EmbedOptions
     ) -> dict[str, Any]:
-        truncate = options.truncate not in (None, Truncate.NONE)
-        # TEI's own defaults are normalize=true, truncate=false.
         body: dict[str, Any] = {
             "inputs": list(texts),
             "normalize": True if options.normalize is None else options.normalize,
-            "truncate": truncate,
         }
-        if options.truncate is Truncate.START:
-            body["truncation_direction"] = "Left"  # keep the end of the text
+        if options.truncate is not None:
+            body["truncate"] = options.truncate is not Truncate.NONE
+            if options.truncate is Truncate.START:
+                body["truncation_direction"] = "Left"  # keep the end of the text
+        if options.dimensions is not None:
+            body["dimensions"] = options.dimensions
         return body
 
 

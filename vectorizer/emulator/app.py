@@ -180,6 +180,9 @@ def _plan(state: EmulatorState, record: Record, raw: bytes) -> EmbedPlan:
         raise AwsError(
             400, "ValidationError", f"Endpoint {target} of account {ACCOUNT_ID} not found."
         )
+    limit = endpoint.body_limit
+    if limit is not None and len(raw) > limit:
+        raise sagemaker.oversize_error(record.request_id)
     try:
         plan = sagemaker.plan_invocation(endpoint, raw)
         failing = state.injector.failing_text(plan.texts)

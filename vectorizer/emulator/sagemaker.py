@@ -4,10 +4,13 @@ A SageMaker endpoint runs a container of its owner's choice, so the body
 format is the container's: a *dialect*. Parts:
 
 - `Endpoint`: one endpoint (name, dialect, dimensions, max batch, max tokens
-  per text for TEI).
+  per text and auto-truncation for TEI, and the request body limit:
+  `max_payload_bytes`, or 4 MB for a `serverless` one).
 - `DEFAULT_ENDPOINTS` / `load_endpoints`: the built-ins, always present,
   plus those of a JSON file `{"name": {"dialect": ..., "dimensions": n,
-  "max_batch": n}}`.
+  "max_batch": n, "serverless": true, ...}}`.
+- `oversize_error(endpoint, size, request_id)`: the ValidationError a
+  serverless endpoint answers for a body over its limit.
 - `ContainerError`: the container answered non-2xx; the app wraps it in the
   `ModelError` (424) SageMaker returns, with `OriginalStatusCode` and
   `OriginalMessage` (the container's body).
@@ -15,7 +18,9 @@ format is the container's: a *dialect*. Parts:
   container's request shape and return an `EmbedPlan` rendering its
   response shape:
 
-  - tei: `{"inputs": s or [..], "normalize", "truncate"}` -> `[[..], ..]`
+  - tei: `{"inputs": s or [..], "normalize", "truncate", "truncation_direction",
+    "dimensions"}` -> `[[..], ..]`; without `truncate` the endpoint's
+    `auto_truncate` applies (TEI's `--auto-truncate`, default true since 1.9)
   - jumpstart, text2vec-aws: `{"text_inputs": [..], "mode": "embedding"}`
     -> `{"embedding": [[..]]}`
   - hf: `{"inputs": [..]}` -> `[[..], ..]` (sentence level)
@@ -43,10 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from vectorizer.emulator.vectors import token_count, token_vectors
-from vectorizer.emulator.wire import EmbedPlan, Vectors, cut_words, new_request_id
+from vectorizer.emulator.wire import AwsError, EmbedPlan, Vectors, cut_words, new_request_id
 
 DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_TOKENS = 512
+SERVERLESS_MAX_BODY = 4_000_000  # "4 MB" (AWS serverless-endpoints-invoke page)
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 MAX_NAME_LENGTH = 63
 
@@ -67,6 +73,22 @@ class Endpoint:
     dimensions: int = 384
     max_batch: int = DEFAULT_MAX_BATCH
     max_tokens: int = DEFAULT_MAX_TOKENS
+    auto_truncate: bool = True  # TEI's --auto-truncate
+    serverless: bool = False
+    max_payload_bytes: int | None = None  # a lower body limit than the service's
+
+    @property
+    def body_limit(self) -> int | None:
+        """This endpoint's own request body limit, if below the service-wide one."""
+        if self.max_payload_bytes is not None:
+            return self.max_payload_bytes
+        return SERVERLESS_MAX_BODY if self.serverless else None
+
+
+def oversize_error(request_id: str) -> AwsError:
+    """What SageMaker answers for a body over a serverless endpoint's limit
+    (as reported in aws/sagemaker-python-sdk#4271)."""
+    return AwsError(400, "ValidationError", f"Request {request_id} has oversize body.")
 
 
 def _json_error(status: int, **body: Any) -> ContainerError:
@@ -112,22 +134,48 @@ def _tei(endpoint: Endpoint, body: Any) -> EmbedPlan:
     texts = _texts(inputs, "inputs")
     _check_batch(endpoint, texts)
     normalize = body.get("normalize", True) is not False
-    truncate = body.get("truncate", False) is True
+    truncate = body.get("truncate")
+    if truncate is None:  # unset or null: the server's --auto-truncate decides
+        truncate = endpoint.auto_truncate
     direction = body.get("truncation_direction", "Right")
+    dim = _tei_dimensions(endpoint, body.get("dimensions"))
     fitted = []
     for text in texts:
         count = token_count(text)
         if count > endpoint.max_tokens:
-            if not truncate:
-                raise _json_error(
-                    413,
-                    error=f"Input validation error: `inputs` must have less than "
-                    f"{endpoint.max_tokens} tokens. Given: {count}",
-                    error_type="Validation",
+            if truncate is not True:
+                raise _tei_validation(
+                    f"`inputs` must have less than {endpoint.max_tokens} tokens. Given: {count}"
                 )
-            text = cut_words(text, endpoint.max_tokens, keep_start=direction != "Left")
+            keep_start = direction not in ("Left", "left")
+            text = cut_words(text, endpoint.max_tokens, keep_start=keep_start)
         fitted.append(text)
-    return EmbedPlan(fitted, endpoint.dimensions, list, normalize=normalize, batched=True)
+    return EmbedPlan(fitted, dim, list, normalize=normalize, batched=True)
+
+
+def _tei_validation(message: str) -> ContainerError:
+    # TEI answers its Validation errors with 422 (router's ErrorType -> status).
+    return _json_error(422, error=f"Input validation error: {message}", error_type="Validation")
+
+
+def _tei_dimensions(endpoint: Endpoint, value: Any) -> int:
+    """TEI 1.8+: `dimensions` cuts a Matryoshka vector before normalising."""
+    if value is None:
+        return endpoint.dimensions
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _json_error(
+            422,
+            error="Failed to deserialize the JSON body into the target type: dimensions: "
+            "invalid type, expected usize",
+            error_type="Validation",
+        )
+    if value == 0:
+        raise _tei_validation("`dimensions` should be positive")
+    if value > endpoint.dimensions:
+        raise _tei_validation(
+            "`dimensions` should be smaller than the maximum embedding dimension."
+        )
+    return value
 
 
 def _jumpstart(endpoint: Endpoint, body: Any) -> EmbedPlan:
@@ -271,14 +319,21 @@ def endpoint_from_dict(name: str, spec: Any) -> Endpoint:
         raise ValueError(f"endpoint name {name!r} breaks SageMaker's naming rule")
     if not isinstance(spec, dict) or spec.get("dialect") not in DIALECTS:
         raise ValueError(f"endpoint {name}: dialect must be one of {sorted(DIALECTS)}")
-    unknown = set(spec) - {"dialect", "dimensions", "max_batch", "max_tokens"}
+    numeric = ("dimensions", "max_batch", "max_tokens", "max_payload_bytes")
+    flags = ("auto_truncate", "serverless")
+    unknown = set(spec) - {"dialect", *numeric, *flags}
     if unknown:
         raise ValueError(f"endpoint {name}: unknown keys {sorted(unknown)}")
-    numbers = {k: spec[k] for k in ("dimensions", "max_batch", "max_tokens") if k in spec}
-    for key, value in numbers.items():
+    values: dict[str, Any] = {k: spec[k] for k in numeric if k in spec}
+    for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"endpoint {name}: {key} must be a positive integer")
-    return Endpoint(name, spec["dialect"], **numbers)
+    for key in flags:
+        if key in spec:
+            if not isinstance(spec[key], bool):
+                raise ValueError(f"endpoint {name}: {key} must be true or false")
+            values[key] = spec[key]
+    return Endpoint(name, spec["dialect"], **values)
 
 
 def load_endpoints(path: str | Path | None) -> dict[str, Endpoint]:
