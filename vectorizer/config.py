@@ -63,6 +63,9 @@ class ResolvedConfig:
     image_fields: tuple[str, ...] = ()
     text_weights: tuple[float, ...] = ()
     image_weights: tuple[float, ...] = ()
+    # SageMaker request body ceiling (None: the service's own limit).
+    max_payload_bytes: int | None = None
+    serverless: bool = False
 
     @property
     def multi2vec(self) -> bool:
@@ -112,6 +115,9 @@ def config_errors(msg: pb.CollectionConfig) -> list[str]:
             errors.append(f"wrong configuration: {msg.endpoint}, not applicable to bedrock")
         for name in ("target_model", "target_variant", "inference_component", "custom_attributes"):
             if getattr(msg, name):
+                errors.append(f"wrong configuration: {_json_name(name)}, not applicable to bedrock")
+        for name in ("max_payload_bytes", "serverless"):
+            if msg.HasField(name):
                 errors.append(f"wrong configuration: {_json_name(name)}, not applicable to bedrock")
         if msg.payload_format:
             errors.append("wrong configuration: payloadFormat, not applicable to bedrock")
@@ -202,6 +208,8 @@ def resolve(msg: pb.CollectionConfig) -> ResolvedConfig:
         image_fields=tuple(msg.image_fields),
         text_weights=tuple(msg.weights.text_fields),
         image_weights=tuple(msg.weights.image_fields),
+        max_payload_bytes=msg.max_payload_bytes if msg.HasField("max_payload_bytes") else None,
+        serverless=msg.serverless,
     )
 
 

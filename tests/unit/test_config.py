@@ -126,3 +126,17 @@ def test_collections_file_errors_name_the_collection(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_collections(j)
     assert info.value.errors == ["collection 'Bad': region cannot be empty"]
+
+
+def test_payload_ceiling_keys_parse() -> None:
+    base = {"region": "us-east-1", "service": "sagemaker", "endpoint": "e"}
+    cfg = resolve(parse_config_json({**base, "maxPayloadBytes": 100_000, "serverless": True}))
+    assert (cfg.max_payload_bytes, cfg.serverless) == (100_000, True)
+    cfg = resolve(parse_config_json(base))
+    assert (cfg.max_payload_bytes, cfg.serverless) == (None, False)
+
+
+@pytest.mark.parametrize("key,value", [("serverless", True), ("maxPayloadBytes", 100_000)])
+def test_payload_ceiling_keys_are_sagemaker_only(key: str, value: object) -> None:
+    errors = errors_of({"region": "us-east-1", "model": "m", key: value})
+    assert f"wrong configuration: {key}, not applicable to bedrock" in errors

@@ -1,11 +1,13 @@
 """SageMaker Runtime InvokeEndpoint backend: any embedding container.
 
-`prepare` resolves the endpoint (name or URL, region check, allowlist) and
-the payload dialect; `embed` sends one batch, split further only when the
-body would pass SageMaker's 6 MiB limit. With `payloadFormat: auto` it tries
-the common request shapes in turn when the container refuses one (a
-ModelError with a 4xx original status) and remembers per endpoint what
-worked.
+`prepare` resolves the endpoint (name or URL, region check, allowlist), the
+payload dialect and the body ceiling (`sagemaker_payload`); `embed` sends one
+batch, split further only when the body would pass the ceiling. A body the
+endpoint still refuses as too large (a serverless endpoint's 4 MB, say) is
+halved and sent again, and the endpoint's ceiling is lowered for later
+batches. With `payloadFormat: auto` it tries the common request shapes in
+turn when the container refuses one (a ModelError with a 4xx original
+status) and remembers per endpoint what worked.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 
 from vectorizer.backends.base import Prepared
 from vectorizer.backends.families.image_limits import not_supported
-from vectorizer.backends.sagemaker_batching import MAX_REQUEST_BYTES, encode_body, split_batches
+from vectorizer.backends.families.limits import TEXT_TOO_LONG
+from vectorizer.backends.sagemaker_batching import encode_body, split_batches
 from vectorizer.backends.sagemaker_dialects import AutoDialect, AutoMemory, Dialect, get_dialect
 from vectorizer.backends.sagemaker_endpoint import EndpointRef, parse_endpoint
+from vectorizer.backends.sagemaker_payload import PayloadCeilings, is_oversize, payload_ceiling
 from vectorizer.config import ResolvedConfig
 from vectorizer.errors import ConfigError, Kind, UpstreamError, error_text, transport_error
 from vectorizer.media import ImageInput
@@ -27,12 +31,13 @@ from vectorizer.transport import (
     AwsCredentials,
     AwsTransport,
     HttpAnswer,
+    aws_error_code,
     endpoint_base,
     error_from_answer,
 )
 from vectorizer.types import BatchResult, ItemError, Purpose
 
-# Room kept in the 6 MiB body for the JSON around one text.
+# Room kept in the body ceiling for the JSON around one text.
 _ENVELOPE_BYTES = 1024
 # A ModelError whose container answered one of these is transient: retried, and
 # never taken for a refused request shape. TEI answers 429 when its queue is full.
@@ -80,6 +85,17 @@ def model_error_details(answer: HttpAnswer) -> ModelErrorDetails | None:
     return ModelErrorDetails(status, original, str(data.get("LogStreamArn") or ""))
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What `prepare` resolved for one config."""
+
+    ref: EndpointRef
+    dialect: Dialect
+    headers: dict[str, str]
+    max_bytes: int  # the configured body ceiling
+    key: str  # everything that picks the container: URL (region, name) and target headers
+
+
 class SageMakerBackend:
     service = "sagemaker"
 
@@ -93,6 +109,7 @@ class SageMakerBackend:
         self._allowlist = tuple(allowlist)
         self._env = env
         self._memory = AutoMemory()
+        self._ceilings = PayloadCeilings()
 
     def prepare(self, config: ResolvedConfig) -> Prepared:
         base, overridden = endpoint_base("sagemaker", config.region, self._env)
@@ -111,6 +128,7 @@ class SageMakerBackend:
             if value
         }
         picks = (config.target_model, config.target_variant, config.inference_component)
+        key = ref.url + "|" + json.dumps(headers, sort_keys=True)
         return Prepared(
             config=config,
             service=self.service,
@@ -119,17 +137,19 @@ class SageMakerBackend:
             max_batch_size=config.batch_size,
             dimensions=config.options.dimensions,
             client_normalize=False,  # dialects normalise when the container can't
-            data=(ref, dialect, headers),
+            data=_Target(ref, dialect, headers, payload_ceiling(config), key),
             variant="\n".join(picks) if any(picks) else "",
         )
 
     def fit_text(self, prepared: Prepared, text: str) -> tuple[str, ItemError | None]:
+        target: _Target = prepared.data
         size = len(encode_body(text))
-        if size > MAX_REQUEST_BYTES - _ENVELOPE_BYTES:
+        if size > target.max_bytes - _ENVELOPE_BYTES:
             return text, ItemError(
-                "TEXT_TOO_LONG",
-                f"text is {size} bytes as JSON; SageMaker accepts at most {MAX_REQUEST_BYTES} "
-                "bytes per request; shorten or split it",
+                TEXT_TOO_LONG,
+                f"text is {size} bytes as JSON; endpoint {target.ref.name} takes at most "
+                f"{target.max_bytes} bytes per request ({_ceiling_source(prepared.config)}); "
+                "shorten or split it",
                 False,
             )
         return text, None
@@ -155,57 +175,76 @@ class SageMakerBackend:
         texts = [t for t in items if isinstance(t, str)]
         if len(texts) != len(items):
             raise ValueError("SageMaker endpoints take text only")
-        ref, dialect, headers = prepared.data
+        target: _Target = prepared.data
         options = prepared.config.options
-        # Sized with the configured dialect (auto: its first shape). A fallback
-        # shape a few bytes larger that tips a full batch over the limit gets
-        # SageMaker's ValidationError, and the engine then halves the batch.
+        # Sized with the configured dialect (auto: its first shape) and the
+        # ceiling learned for this endpoint. A fallback shape a few bytes larger
+        # that tips a full batch over the limit is refused and halved below.
         plan = split_batches(
             texts,
             len(texts),
-            MAX_REQUEST_BYTES,
-            build=lambda batch: dialect.build_request(batch, purpose, options),
+            self._ceilings.limit(target.key, target.max_bytes),
+            build=lambda batch: target.dialect.build_request(batch, purpose, options),
         )
-        if plan.oversized:
-            # fit_text keeps single texts under the limit, so this is a request
-            # envelope (e.g. a long target model) pushing one over: the engine
-            # isolates the text by halving the batch and reports it alone.
-            raise UpstreamError(
-                Kind.INVALID_ARGUMENT,
-                f"a text does not fit SageMaker's {MAX_REQUEST_BYTES}-byte request limit "
-                f"for endpoint {ref.name}; shorten it",
-                retryable=False,
-                aws_code="",
-                status=0,
-            )
+        # A text over the learned ceiling (fit_text holds each under the
+        # configured one) is sent alone: only the endpoint can say it is too large.
+        parts = sorted([*plan.batches, *(range(i, i + 1) for i in plan.oversized)], key=_start)
         vectors: list[list[float]] = []
         tokens = 0
-        for part in plan.batches:
+        for part in parts:
             chunk = [texts[i] for i in part]
-            result = await self._embed_auto(
-                prepared, ref, dialect, headers, chunk, purpose, credentials, timeout
-            )
+            result = await self._embed_fitting(prepared, chunk, purpose, credentials, timeout)
             vectors.extend(result.vectors)
             tokens += result.input_tokens or 0
         return BatchResult(vectors=vectors, input_tokens=tokens or None)
 
-    async def _embed_auto(
+    async def _embed_fitting(
         self,
         prepared: Prepared,
-        ref: EndpointRef,
-        dialect: Dialect,
-        headers: dict[str, str],
         texts: list[str],
         purpose: Purpose,
         credentials: AwsCredentials,
         timeout: float,
     ) -> BatchResult:
+        """Send `texts`; a body refused as too large is halved and sent again."""
+        target: _Target = prepared.data
+        try:
+            return await self._embed_auto(prepared, target, texts, purpose, credentials, timeout)
+        except _TooLarge as big:
+            self._ceilings.refused(target.key, big.size)
+            if len(texts) == 1:
+                error = UpstreamError(
+                    Kind.INVALID_ARGUMENT,
+                    f"endpoint {target.ref.name} refused a {big.size}-byte request as too "
+                    f"large ({big.error.message}); this text alone does not fit: shorten it, "
+                    "or set serverless / maxPayloadBytes to the endpoint's limit",
+                    retryable=False,
+                    aws_code=big.error.aws_code,
+                    status=big.error.status,
+                )
+                error.code = TEXT_TOO_LONG
+                raise error from None
+            half = len(texts) // 2
+            left = await self._embed_fitting(prepared, texts[:half], purpose, credentials, timeout)
+            right = await self._embed_fitting(prepared, texts[half:], purpose, credentials, timeout)
+            tokens = (left.input_tokens or 0) + (right.input_tokens or 0)
+            return BatchResult(vectors=left.vectors + right.vectors, input_tokens=tokens or None)
+
+    async def _embed_auto(
+        self,
+        prepared: Prepared,
+        target: _Target,
+        texts: list[str],
+        purpose: Purpose,
+        credentials: AwsCredentials,
+        timeout: float,
+    ) -> BatchResult:
+        ref, dialect, headers = target.ref, target.dialect, target.headers
         if not isinstance(dialect, AutoDialect):
             return await self._invoke(
                 prepared, ref, dialect, headers, texts, purpose, credentials, timeout
             )
-        # Everything that picks the container: URL (region, name) and target headers.
-        key = ref.url + "|" + json.dumps(headers, sort_keys=True)
+        key = target.key
         learned = self._memory.get(key)
         refusals: list[tuple[str, _Refused]] = []
         for name in self._memory.candidates(key):
@@ -267,6 +306,8 @@ class SageMakerBackend:
         )
         if answer.status != 200:
             error = error_from_answer(answer, f"endpoint {ref.name}")
+            if is_oversize(answer.status, *aws_error_code(answer)):
+                raise _TooLarge(len(body), error)
             if error.kind is Kind.MODEL_ERROR:
                 details = model_error_details(answer)
                 # The details repeat SageMaker's message in parts: keep only them.
@@ -316,6 +357,26 @@ def _check_configured_dimensions(
                 f"dimensions {expected}; set dimensions to match the model or remove it"
             ]
         )
+
+
+class _TooLarge(Exception):
+    """The endpoint refused a `size`-byte body as too large (halving helps)."""
+
+    def __init__(self, size: int, error: UpstreamError):
+        self.size = size
+        self.error = error
+
+
+def _start(part: range) -> int:
+    return part.start
+
+
+def _ceiling_source(config: ResolvedConfig) -> str:
+    if config.max_payload_bytes is not None:
+        return "maxPayloadBytes"
+    if config.serverless:
+        return "a serverless endpoint's limit"
+    return "InvokeEndpoint's limit"
 
 
 class _Refused(Exception):

@@ -28,6 +28,7 @@ exactly what goes on the wire.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from functools import lru_cache
 
 import numpy as np
@@ -55,20 +56,26 @@ def _features(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=16384)
-def _hashes(text: str) -> np.ndarray:
+def _hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, count) of each distinct feature, in order of first appearance.
+
+    Each distinct feature is hashed once: a long repetitive text (a payload
+    size test's) costs its distinct n-grams, not its length in hashes.
+    """
+    counts = Counter(_features(text))
     digests = b"".join(
-        hashlib.blake2b(f.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        for f in _features(text)
+        hashlib.blake2b(f.encode("utf-8", "surrogatepass"), digest_size=8).digest() for f in counts
     )
-    return np.frombuffer(digests, dtype="<u8")
+    weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    return np.frombuffer(digests, dtype="<u8"), weights
 
 
 def _raw(text: str, dim: int) -> np.ndarray:
     """The un-normalised sketch: signed feature counts per position."""
-    hashes = _hashes(text)
+    hashes, counts = _hashes(text)
     index = (hashes % np.uint64(dim)).astype(np.intp)
     signs = np.where(hashes & _SIGN_BIT, -1.0, 1.0)
-    vec = np.bincount(index, weights=signs, minlength=dim)
+    vec = np.bincount(index, weights=signs * counts, minlength=dim)
     if not vec.any():
         # Opposite signs cancelled in every bucket (tiny dims): keep it non-zero.
         vec[index[0]] = 1.0
