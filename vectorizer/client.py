@@ -63,11 +63,21 @@ class ItemFailure:
 
 
 class EmbeddingError(Exception):
-    """Some items have no vector after every allowed attempt."""
+    """Some items have no vector after every allowed attempt.
 
-    def __init__(self, failures: Sequence[ItemFailure], attempts: int):
+    `vectors` holds, by input index, the vectors the other items did get
+    (None where an item failed), so nothing already embedded is lost.
+    """
+
+    def __init__(
+        self,
+        failures: Sequence[ItemFailure],
+        attempts: int,
+        vectors: Sequence[list[float] | None] = (),
+    ):
         self.failures = list(failures)
         self.attempts = attempts
+        self.vectors = list(vectors)
         shown = "; ".join(f"[{f.index}] {f.code}: {f.message}" for f in self.failures[:5])
         more = f"; and {len(self.failures) - 5} more" if len(self.failures) > 5 else ""
         super().__init__(
@@ -178,7 +188,7 @@ class _Progress:
     def result(self) -> list[list[float]]:
         if self.failures:
             raise EmbeddingError(
-                sorted(self.failures.values(), key=lambda f: f.index), self.attempts
+                sorted(self.failures.values(), key=lambda f: f.index), self.attempts, self.vectors
             )
         return [v for v in self.vectors if v is not None]
 
@@ -351,6 +361,12 @@ class VectorizerClient(_Base):
         request = self._objects_request(objects, class_name, schema, collection, config, purpose)
         full = list(request.objects)
         return self._run(self._stub.VectorizeObjects, request, full, credentials, timeout)
+
+    def meta(self, timeout: float | None = None) -> pb.GetMetaResponse:
+        """The server's description: version, families, loaded collections."""
+        return self._stub.GetMeta(
+            pb.GetMetaRequest(), timeout=timeout or self.timeout, metadata=self._md(None)
+        )
 
     def validate(self, config: Config, timeout: float | None = None) -> list[str]:
         request = pb.ValidateConfigRequest()

@@ -1,0 +1,360 @@
+"""Bulk embedding from the terminal: `vectorizer embed --input FILE --output FILE`.
+
+- `BulkOptions`: what the command line asked for.
+- `run_bulk(options)`: the whole job, returning the exit code:
+  1. read the input once for its ids (unique, or the job cannot resume),
+  2. check the target with the server (unknown collection, bad config and
+     an unreachable server stop here, before any work),
+  3. open the journal next to the output (`bulk_journal`), skipping every
+     item it already holds a vector for,
+  4. send batches of `batch_size` texts, `concurrency` requests at a time,
+     through the gRPC client (which retries retryable items itself),
+     journaling each answer and showing progress (texts/s, ETA, failed),
+  5. write the output in input order and the failed items with their
+     reasons (`bulk_io`); the journal is deleted once every item has a
+     vector, and kept while some failed, so running the same command again
+     retries only those.
+- Exit codes: `EXIT_OK` (every item embedded), `EXIT_FAILED_ITEMS` (some
+  failed: see OUTPUT's `.failed.jsonl`), `EXIT_ERROR` (bad input, options or
+  target; nothing is lost), `EXIT_INTERRUPTED` (Ctrl-C or SIGTERM: batches in
+  flight are finished and journaled first; run again to resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+from tqdm import tqdm
+
+from vectorizer.bulk_io import (
+    Id,
+    InputError,
+    Row,
+    input_format,
+    output_format,
+    read_rows,
+    scan_ids,
+    sidecar_paths,
+    write_failed,
+    write_output,
+)
+from vectorizer.bulk_journal import Journal, JournalError, JournalState, id_key, load_state
+from vectorizer.client import (
+    AsyncVectorizerClient,
+    EmbeddingError,
+    PurposeName,
+    RequestError,
+    RetryPolicy,
+    VectorizerClient,
+)
+from vectorizer.config import parse_config_json
+from vectorizer.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED_ITEMS = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+LOCAL_FAILURE = "BAD_INPUT"  # an item with no text to send
+
+
+@dataclass(frozen=True)
+class BulkOptions:
+    input: Path
+    output: Path
+    collection: str = ""
+    config: dict[str, Any] | None = None  # a text2vec-aws moduleConfig
+    address: str = "localhost:50051"
+    input_format: str = ""
+    output_format: str = ""
+    text_field: str = "text"
+    id_field: str = "id"
+    purpose: str = "document"
+    batch_size: int = 64
+    concurrency: int = 4
+    timeout: float = 60.0  # per request, retries included
+    restart: bool = False
+    overwrite: bool = False
+    progress: bool = True
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def job(self) -> dict[str, Any]:
+        """What a journal must match to be resumed."""
+        target: dict[str, Any] = (
+            {"collection": self.collection} if self.collection else {"config": self.config}
+        )
+        return {
+            **target,
+            "purpose": self.purpose,
+            "text_field": self.text_field,
+            "id_field": self.id_field,
+        }
+
+
+class _Stop(Exception):
+    """A reason to end the job without writing the output (exit `EXIT_ERROR`)."""
+
+
+def run_bulk(options: BulkOptions, err: IO[str] = sys.stderr) -> int:
+    try:
+        job = _Job.plan(options, err)
+    except (InputError, JournalError, _Stop) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_ERROR
+    try:
+        return asyncio.run(job.run())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print(
+            f"\ninterrupted at once: batches in flight are lost, the rest is kept in "
+            f"{job.journal.path}; run the same command again to resume",
+            file=err,
+        )
+        return EXIT_INTERRUPTED
+    except (InputError, JournalError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_ERROR
+    finally:
+        job.journal.close()
+
+
+@dataclass
+class _Job:
+    options: BulkOptions
+    in_fmt: str
+    out_fmt: str
+    ids: list[Id]
+    journal: Journal
+    state: JournalState
+    err: IO[str]
+    failed: int = 0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    interrupted: bool = False
+    fatal: str = ""
+
+    @classmethod
+    def plan(cls, options: BulkOptions, err: IO[str]) -> _Job:
+        o = options
+        if o.batch_size < 1 or o.concurrency < 1:
+            raise _Stop("--batch-size and --concurrency must be at least 1")
+        in_fmt = input_format(o.input, o.input_format)
+        out_fmt = output_format(o.output, o.output_format)
+        if not o.input.is_file():
+            raise _Stop(f"{o.input}: no such file")
+        paths = sidecar_paths(o.output)
+        if o.restart:
+            paths.journal.unlink(missing_ok=True)
+        if o.output.exists() and not paths.journal.exists() and not (o.overwrite or o.restart):
+            raise _Stop(f"{o.output} exists; pass --overwrite to replace it")
+        ids = scan_ids(read_rows(o.input, in_fmt, o.text_field, o.id_field))
+        _preflight(o)
+        journal, state = Journal.open(paths.journal, o.job())
+        return cls(o, in_fmt, out_fmt, ids, journal, state, err)
+
+    # --- the run ------------------------------------------------------------------
+
+    async def run(self) -> int:
+        o = self.options
+        done = self.state.done()
+        already = sum(1 for i in self.ids if id_key(i) in done)
+        if already:
+            print(f"resuming: {already} of {len(self.ids)} items already embedded", file=self.err)
+        self._watch_signals()
+        bar = tqdm(
+            total=len(self.ids),
+            initial=already,
+            unit="text",
+            desc="embedding",
+            disable=not o.progress,
+            file=self.err,
+            dynamic_ncols=True,
+        )
+        bar.set_postfix(failed=0)
+        queue: asyncio.Queue[list[Row] | None] = asyncio.Queue(maxsize=o.concurrency)
+        async with AsyncVectorizerClient(
+            o.address,
+            collection=o.collection or None,
+            config=o.config,
+            timeout=o.timeout,
+            retry=RetryPolicy(max_attempts=4),
+            metadata=o.metadata,
+        ) as client:
+            workers = [
+                asyncio.create_task(self._worker(client, queue, bar)) for _ in range(o.concurrency)
+            ]
+            try:
+                await self._produce(queue, done, bar)
+            finally:
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+        bar.close()
+        self.journal.flush()
+        if self.fatal:
+            print(f"error: {self.fatal}", file=self.err)
+            return EXIT_ERROR
+        if self.interrupted:
+            print(
+                f"interrupted: progress is kept in {self.journal.path}; run the same "
+                "command again to resume",
+                file=self.err,
+            )
+            return EXIT_INTERRUPTED
+        return self._finish()
+
+    async def _produce(
+        self, queue: asyncio.Queue[list[Row] | None], done: set[str], bar: tqdm
+    ) -> None:
+        o = self.options
+        for batch in _batches(read_rows(o.input, self.in_fmt, o.text_field, o.id_field), done, o):
+            if self.stop.is_set():
+                return
+            sendable = [r for r in batch if r.text is not None]
+            for row in batch:
+                if row.text is None:
+                    self.journal.add_failure(row.id, LOCAL_FAILURE, row.problem, False)
+                    self._count_failed(bar, 1)
+            if len(sendable) < len(batch):
+                bar.update(len(batch) - len(sendable))
+                self.journal.flush()
+            if sendable:
+                await queue.put(sendable)
+
+    async def _worker(
+        self,
+        client: AsyncVectorizerClient,
+        queue: asyncio.Queue[list[Row] | None],
+        bar: tqdm,
+    ) -> None:
+        while (batch := await queue.get()) is not None:
+            if self.stop.is_set():
+                continue  # not started: left for the next run
+            texts = [r.text or "" for r in batch]
+            purpose: PurposeName = "query" if self.options.purpose == "query" else "document"
+            try:
+                vectors: list[list[float] | None] = list(await client.embed(texts, purpose=purpose))
+                failures = {}
+            except EmbeddingError as exc:
+                vectors = exc.vectors
+                failures = {f.index: f for f in exc.failures}
+            except RequestError as exc:
+                self.fatal = f"the server refused the request: {exc.code}: {exc.message}"
+                self.stop.set()
+                continue
+            for i, row in enumerate(batch):
+                failure = failures.get(i)
+                vector = vectors[i] if i < len(vectors) else None
+                if failure is not None or vector is None:
+                    code = failure.code if failure else "INTERNAL"
+                    message = failure.message if failure else "no vector came back"
+                    retryable = failure.retryable if failure else True
+                    self.journal.add_failure(row.id, code, message, retryable)
+                    self._count_failed(bar, 1)
+                else:
+                    self.journal.add_vector(row.id, vector)
+            self.journal.flush()
+            bar.update(len(batch))
+
+    def _count_failed(self, bar: tqdm, count: int) -> None:
+        self.failed += count
+        bar.set_postfix(failed=self.failed, refresh=False)
+
+    def _watch_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def on_signal() -> None:
+            if self.interrupted and main is not None:
+                main.cancel()  # a second signal: stop now, in-flight work is lost
+                return
+            self.interrupted = True
+            self.stop.set()
+            print(
+                "\nstopping: finishing the batches in flight (again to quit at once)",
+                file=self.err,
+            )
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+
+    # --- the end ----------------------------------------------------------------
+
+    def _finish(self) -> int:
+        o = self.options
+        self.journal.flush()
+        state = load_state(self.journal.path)
+        paths = sidecar_paths(o.output)
+        ok = [i for i in self.ids if id_key(i) in state.vectors]
+        missing = [i for i in self.ids if id_key(i) not in state.vectors]
+        failures = [
+            state.failures.get(
+                id_key(i),
+                {"id": i, "code": "INTERNAL", "message": "no result recorded", "retryable": True},
+            )
+            for i in missing
+        ]
+        with state.path.open("rb") as fh:
+            vectors = (state.vector(id_key(i), fh) for i in ok)
+            write_output(o.output, self.out_fmt, ok, vectors, state.dim or 0)
+        failed = write_failed(paths.failed, failures)
+        if failed:
+            retryable = sum(1 for f in failures if f.get("retryable"))
+            advice = (
+                f"{retryable} may succeed if you run the same command again, which "
+                "sends only the failed items"
+                if retryable
+                else "fix them and run the same command again: only they are sent"
+            )
+            print(
+                f"{len(ok)} embedded, {failed} failed (reasons in {paths.failed}); {advice}",
+                file=self.err,
+            )
+            return EXIT_FAILED_ITEMS
+        self.journal.close()
+        paths.journal.unlink(missing_ok=True)
+        print(f"{len(ok)} embedded into {o.output}", file=self.err)
+        return EXIT_OK
+
+
+def _batches(rows: Iterator[Row], done: set[str], options: BulkOptions) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        if id_key(row.id) in done:
+            continue
+        batch.append(row)
+        if len(batch) >= options.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _preflight(options: BulkOptions) -> None:
+    """Unknown collection, bad config or no server: say so before any work."""
+    try:
+        with VectorizerClient(options.address, timeout=10.0, metadata=options.metadata) as client:
+            if options.config is not None:
+                try:
+                    parse_config_json(options.config)
+                except ConfigError as exc:
+                    raise _Stop(f"bad config: {exc.message}") from None
+                errors = client.validate(options.config)
+                if errors:
+                    raise _Stop("bad config: " + "; ".join(errors))
+            else:
+                meta = client.meta()
+                if options.collection not in meta.collections:
+                    known = ", ".join(meta.collections) or "none loaded"
+                    raise _Stop(
+                        f"the server has no collection {options.collection!r} (known: {known})"
+                    )
+    except grpc.RpcError as exc:
+        code = exc.code()  # type: ignore[attr-defined]
+        if code is grpc.StatusCode.UNAVAILABLE or code is grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise _Stop(f"cannot reach the vectorizer server at {options.address}") from None
+        raise _Stop(f"the server refused the check: {code.name}: {exc.details()}") from None  # type: ignore[attr-defined]
