@@ -240,6 +240,16 @@ class _Job:
                 vectors: list[list[float] | None] = list(await client.embed(texts, purpose=purpose))
                 failures = {}
             except EmbeddingError as exc:
+                if _unavailable(exc, len(batch)):
+                    # Not these items' fault: stop, keep them pending for the next run.
+                    detail = exc.failures[0].message[:300] or "no answer"
+                    self.fatal = (
+                        f"the server at {self.options.address} is unavailable ({detail}); "
+                        f"progress is kept in {self.journal.path}: run the same command "
+                        "again to resume"
+                    )
+                    self.stop.set()
+                    continue
                 vectors = exc.vectors
                 failures = {f.index: f for f in exc.failures}
             except RequestError as exc:
@@ -319,6 +329,13 @@ class _Job:
         paths.journal.unlink(missing_ok=True)
         print(f"{len(ok)} embedded into {o.output}", file=self.err)
         return EXIT_OK
+
+
+def _unavailable(exc: EmbeddingError, count: int) -> bool:
+    """The whole request was refused with gRPC UNAVAILABLE after the client's
+    retries: the server is gone, or AWS was down for every item. Either way
+    the items are not at fault, and a later run can embed them."""
+    return len(exc.failures) == count and all(f.code == "UNAVAILABLE" for f in exc.failures)
 
 
 def _batches(rows: Iterator[Row], done: set[str], options: BulkOptions) -> Iterator[list[Row]]:

@@ -334,3 +334,51 @@ def test_hard_kill_then_resume_loses_at_most_the_batches_in_flight(
     # Only texts in flight when the process died can have been sent twice.
     assert sum(1 for c in counts.values() if c > 1) <= BATCH * CONCURRENCY
     assert max(counts.values()) <= 2
+
+
+def test_server_restart_mid_job_stops_then_resumes_elsewhere(
+    emulator: Emulator, slow_job: list[str], uncached_sidecar: Sidecar, tmp_path: Path
+) -> None:
+    proc = start_cli(*slow_job)
+    journal = tmp_path / "out.npy.journal"
+    deadline = time.monotonic() + 60
+    while journal_records(journal) < TOTAL // 4:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    assert uncached_sidecar.terminate() == 0  # drains in-flight calls, then goes away
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2, stderr
+    assert "is unavailable" in stderr and "run the same command again to resume" in stderr
+    assert not (tmp_path / "out.failed.jsonl").exists()  # nothing blamed on the items
+
+    # A new server, on another port: the same job resumes there.
+    side = start_sidecar(
+        emulator, "--collections", "examples/collections.json", "--cache-max-bytes", "0"
+    )
+    try:
+        args = list(slow_job)
+        args[args.index("--address") + 1] = side.grpc_address
+        resumed = run_cli(*args)
+    finally:
+        side.terminate()
+    assert resumed.returncode == 0, resumed.stderr
+    check_complete(tmp_path)
+
+
+def test_token_file_for_a_server_that_wants_one(emulator: Emulator, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("bulk-cli-token-0001\n")
+    side = start_sidecar(
+        emulator, "--collections", "examples/collections.json", "--auth-token-file", str(token)
+    )
+    try:
+        src = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": "with a token"}])
+        base = ["--input", str(src), "--address", side.grpc_address, "--collection", "Articles"]
+        refused = run_cli(*base, "--output", str(tmp_path / "a.jsonl"))
+        assert refused.returncode == 2 and "UNAUTHENTICATED" in refused.stderr
+        done = run_cli(*base, "--output", str(tmp_path / "b.jsonl"), "--token-file", str(token))
+        assert done.returncode == 0, done.stderr
+        assert read_jsonl(tmp_path / "b.jsonl")[0]["id"] == 1
+    finally:
+        side.terminate()
+    assert "bulk-cli-token-0001" not in refused.stderr + done.stderr
