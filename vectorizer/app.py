@@ -100,11 +100,14 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
         if settings.cache_max_bytes > 0 or settings.redis_url
         else None
     )
+    # Without a shared budget this process may use only its share of what a
+    # target allows (--workers N: 1/N each): the rates the operator gave are
+    # scaled down, so the host's total stays what was given.
     limiters = LimiterRegistry(
         LimiterSettings(
             max_concurrency=settings.max_concurrency,
-            initial_rate=settings.initial_rate,
-            max_rate=settings.max_rate,
+            initial_rate=settings.initial_rate * settings.rate_share,
+            max_rate=settings.max_rate * settings.rate_share,
         )
     )
     engine = Engine(

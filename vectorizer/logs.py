@@ -99,9 +99,26 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def setup_logging(level: str = "info", fmt: str = "text") -> None:
+class FieldsFilter(logging.Filter):
+    """Adds the same fields to every line (a --workers worker's index)."""
+
+    def __init__(self, fields: dict[str, object]):
+        super().__init__()
+        self.fields = fields
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in self.fields.items():
+            setattr(record, key, value)
+        return True
+
+
+def setup_logging(
+    level: str = "info", fmt: str = "text", fields: dict[str, object] | None = None
+) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if fields:
+        handler.addFilter(FieldsFilter(fields))
     handler.addFilter(RedactFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

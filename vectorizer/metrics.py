@@ -7,6 +7,15 @@ unknown collapses into `other` through `bounded()`; regions are checked
 against the AWS regions botocore knows (`region_label()`), since an inline
 config may name any well-formed region.
 
+With `--workers N` every worker writes its samples to files in one
+directory (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR,
+set by the supervisor) and `exposition()` merges them, so a scrape of any
+worker shows the whole host: counters and histograms add up over every
+worker that ever ran (a restarted worker's counts stay), and each gauge says
+how it combines (`multiprocess_mode`): in-flight counts, cache sizes and
+limiter rates add up over the live workers (`livesum`), the build info is one
+series (`livemax`).
+
 Groups: build info; gRPC requests; items; upstream calls (count, latency,
 in flight, batch size, retries, throttles, tokens); the adaptive limiter
 (rate, wait); the cache (lookups, evictions, size, tier errors).
@@ -15,6 +24,7 @@ in flight, batch size, retries, throttles, tokens); the adaptive limiter
 from __future__ import annotations
 
 import functools
+import os
 import platform
 
 from prometheus_client import (
@@ -22,9 +32,10 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    Info,
     disable_created_metrics,
+    generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from vectorizer import __version__
 
@@ -54,8 +65,16 @@ LATENCY_BUCKETS = (
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 96, 128, 256, 512, 1024)
 
-BUILD_INFO = Info("vectorizer_build", "Build information.", registry=REGISTRY)
-BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
+# A gauge rather than an Info: Info has no multiprocess mode. Same series on
+# the wire: vectorizer_build_info{python=...,version=...} 1.
+BUILD_INFO = Gauge(
+    "vectorizer_build_info",
+    "Build information.",
+    ["version", "python"],
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
+BUILD_INFO.labels(__version__, platform.python_version()).set(1)
 
 GRPC_REQUESTS = Counter(
     "vectorizer_grpc_requests_total",
@@ -87,6 +106,7 @@ IN_FLIGHT = Gauge(
     "vectorizer_in_flight_requests",
     "Requests (gRPC and HTTP compat) being served now.",
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 ITEMS = Counter(
     "vectorizer_items_total",
@@ -112,6 +132,7 @@ UPSTREAM_IN_FLIGHT = Gauge(
     "Calls to AWS in flight, per target model or endpoint.",
     ["service", "model"],
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 RETRIES = Counter(
     "vectorizer_retries_total",
@@ -140,9 +161,11 @@ BATCH_SIZE = Histogram(
 )
 RATE_LIMIT = Gauge(
     "vectorizer_limiter_rate_per_second",
-    "Current adaptive rate limit per target (upstream calls per second).",
+    "Current adaptive rate limit per target (upstream calls per second; with --workers, "
+    "the sum over the workers).",
     ["service", "model"],
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 LIMITER_WAIT = Histogram(
     "vectorizer_limiter_wait_seconds",
@@ -164,13 +187,15 @@ CACHE_EVICTIONS = Counter(
 )
 CACHE_BYTES = Gauge(
     "vectorizer_cache_bytes",
-    "Bytes held by the in-memory cache.",
+    "Bytes held by the in-memory cache (with --workers, by all workers' caches).",
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 CACHE_ENTRIES = Gauge(
     "vectorizer_cache_entries",
-    "Entries held by the in-memory cache.",
+    "Entries held by the in-memory cache (with --workers, by all workers' caches).",
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 CACHE_ERRORS = Counter(
     "vectorizer_cache_errors_total",
@@ -180,6 +205,19 @@ CACHE_ERRORS = Counter(
 )
 
 OTHER = "other"
+# Set by the --workers supervisor in each worker's environment, beside
+# PROMETHEUS_MULTIPROC_DIR.
+WORKER_ENV = "VECTORIZER_WORKER_INDEX"
+
+
+def exposition() -> bytes:
+    """The text a /metrics scrape returns: this process's registry, or, in a
+    --workers worker, every worker's samples merged from the shared directory."""
+    if os.environ.get(WORKER_ENV) and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return generate_latest(merged)
+    return generate_latest(REGISTRY)
 
 
 def bounded(value: str, allowed: set[str] | frozenset[str]) -> str:

@@ -8,6 +8,10 @@ The lifecycle in one sequence (`serve`):
 4. on SIGTERM or SIGINT: readiness off, stop taking calls, let in-flight
    calls finish within --grace-period, close, exit 0; a second signal exits
    at once.
+
+With `--workers N` (N > 1) `main` runs the supervisor of vectorizer.workers
+instead, which starts N processes of this same sequence on the same ports.
+A worker also drains when its supervisor disappears.
 """
 
 from __future__ import annotations
@@ -31,27 +35,31 @@ from vectorizer.decoding import DecodeGuardInterceptor, add_vectorizer_service
 from vectorizer.errors import ConfigError
 from vectorizer.http import make_http_app
 from vectorizer.logs import setup_logging
+from vectorizer.metrics import WORKER_ENV
 from vectorizer.service import VectorizerService
-from vectorizer.settings import Settings, parse_settings
+from vectorizer.settings import Settings, parse_settings, split_address
 from vectorizer.v1 import vectorizer_pb2 as pb
+from vectorizer.workers import supervise, watch_parent
 
 log = logging.getLogger("vectorizer.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Vectorizer"].full_name
 
 
-def _split_address(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 def grpc_options(settings: Settings) -> list[tuple[str, int]]:
-    return [
+    options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
+        # --workers: every worker listens on the same port.
         ("grpc.so_reuseport", 1),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ]
+    if settings.max_connection_age > 0:
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(settings.grace_period * 1000)),
+        ]
+    return options
 
 
 class Server:
@@ -107,7 +115,7 @@ class Server:
             make_http_app(self.app, self.auth), access_log=None, auto_decompress=False
         )
         await self.http_runner.setup()
-        host, port = _split_address(self.settings.http_address)
+        host, port = split_address(self.settings.http_address)
         ssl_context = self.tls.ssl_context() if self.tls is not None else None
         site = web.TCPSite(self.http_runner, host, port, reuse_port=True, ssl_context=ssl_context)
         await site.start()
@@ -154,6 +162,12 @@ class Server:
         log.info("signal received: draining (grace period %.1fs)", self.settings.grace_period)
         self._stop.set()
 
+    def supervisor_gone(self) -> None:
+        """A --workers worker whose supervisor died drains like on SIGTERM."""
+        if not self._stop.is_set():
+            log.warning("supervisor gone: draining")
+            self._stop.set()
+
     async def wait(self) -> None:
         await self._stop.wait()
 
@@ -194,8 +208,10 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.request_stop)
     await server.start()
-    grpc_host, _ = _split_address(settings.grpc_address)
-    http_host, _ = _split_address(settings.http_address)
+    if os.environ.get(WORKER_ENV):
+        await watch_parent(server.supervisor_gone)
+    grpc_host, _ = split_address(settings.grpc_address)
+    http_host, _ = split_address(settings.http_address)
     # One parseable line: scripts and tests read the bound ports from it.
     compat = ""
     if settings.compat_address:
@@ -213,7 +229,12 @@ async def serve(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
-    setup_logging(settings.log_level, settings.log_format)
+    worker = os.environ.get(WORKER_ENV)
+    setup_logging(
+        settings.log_level, settings.log_format, fields={"worker": worker} if worker else None
+    )
+    if settings.workers > 1:
+        sys.exit(asyncio.run(supervise(settings)))
     sys.exit(asyncio.run(serve(settings)))
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 MiB = 1024 * 1024
+# More processes than this on one host is a configuration mistake (each one
+# holds its own pools and cache); more capacity means more replicas.
+MAX_WORKERS = 64
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,30 @@ class Settings:
     )
     grace_period: float = field(
         default=30.0, metadata={"help": "Seconds in-flight calls get to finish on SIGTERM."}
+    )
+    workers: int = field(
+        default=1,
+        metadata={
+            "help": "Server processes sharing the gRPC and HTTP ports (SO_REUSEPORT), under one "
+            "supervisor that restarts a worker that dies and drains all on SIGTERM; /metrics of "
+            "any worker shows the whole host. Each worker gets 1/N of --rate-share."
+        },
+    )
+    rate_share: float = field(
+        default=1.0,
+        metadata={
+            "help": "Share (0..1] of each target's rate this process may use when the rate "
+            "budget is not shared through Redis: --workers N gives each worker 1/N of it; with "
+            "R replicas and no shared budget, set 1/R."
+        },
+    )
+    max_connection_age: float = field(
+        default=0.0,
+        metadata={
+            "help": "Seconds after which a gRPC client connection is asked to reconnect "
+            "(GOAWAY, in-flight calls get --grace-period), so round_robin clients re-resolve a "
+            "headless Service and reach new replicas; 0: never."
+        },
     )
     # Under Weaviate's module timeout (MODULES_CLIENT_TIMEOUT, 50 s): the
     # caller gets the sidecar's own deadline error, not a bare "context
@@ -111,6 +138,12 @@ class Settings:
     )
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """'host:port' or '[v6]:port' -> (host, port); an empty host is 0.0.0.0."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 def _env_name(name: str) -> str:
     return "VECTORIZER_" + name.upper()
 
@@ -125,6 +158,20 @@ def _convert(kind: type, raw: str) -> Any:
 
 def _kind(default: Any) -> type:
     return type(default)
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every setting as its VECTORIZER_* variable: what `parse_settings([], env)`
+    reads back into an equal Settings (how a supervisor hands its settings on)."""
+    return {_env_name(f.name): _render(getattr(settings, f.name)) for f in fields(Settings)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +256,12 @@ def validate_settings(s: Settings) -> list[str]:
     ):
         if getattr(s, name) <= 0:
             problems.append(f"--{name.replace('_', '-')} must be positive")
+    if not 1 <= s.workers <= MAX_WORKERS:
+        problems.append(f"--workers must be 1..{MAX_WORKERS}")
+    if not 0 < s.rate_share <= 1:
+        problems.append("--rate-share must be above 0 and at most 1")
+    if s.max_connection_age < 0:
+        problems.append("--max-connection-age must be 0 (off) or positive")
     if s.grace_period < 0 or s.default_deadline <= 0 or s.upstream_timeout <= 0:
         problems.append(
             "--grace-period, --default-deadline and --upstream-timeout must be positive"
