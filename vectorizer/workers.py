@@ -294,6 +294,7 @@ async def supervise(settings: Settings) -> int:
     base = os.environ.get(MULTIPROC_ENV) or None
     metrics_dir = tempfile.mkdtemp(prefix="vectorizer-metrics-", dir=base)
     shared = replace(settings, grpc_address=grpc_address, http_address=http_address)
+    log.info("metrics of every worker in %s", metrics_dir)
     supervisor = Supervisor(shared, metrics_dir, dict(os.environ))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
