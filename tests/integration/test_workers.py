@@ -26,6 +26,7 @@ from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
 CALLS = 24
 RATE = 40.0
+HTTP_LOG = "POST transformers_vectors 200"
 
 
 def worker_pids(side: Sidecar) -> dict[int, int]:
@@ -113,10 +114,10 @@ def test_both_workers_serve_and_one_scrape_shows_the_host(workers: Sidecar) -> N
         status, body = http_json("POST", workers.http_url + "/vectors", {"text": f"http {i}"})
         assert status == 200 and len(body["vector"]) == 512
     wait_for(lambda: len(served_by(workers, "Vectorize OK")) == CALLS, what="gRPC call logs")
-    wait_for(lambda: len(served_by(workers, "POST transformers_vectors 200")) == CALLS, what="HTTP logs")
+    wait_for(lambda: len(served_by(workers, HTTP_LOG)) == CALLS, what="HTTP logs")
     # Both workers took connections on both ports.
     assert set(served_by(workers, "Vectorize OK")) == {1, 2}
-    assert set(served_by(workers, "POST transformers_vectors 200")) == {1, 2}
+    assert set(served_by(workers, HTTP_LOG)) == {1, 2}
 
     # One scrape, answered by whichever worker the kernel picks, counts all.
     status, body = workers.http_get("/metrics")
