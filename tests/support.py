@@ -217,3 +217,18 @@ def http_json(
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
     return status, json.loads(raw) if raw else None
+
+
+def metric(body: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        series, value = line.rsplit(" ", 1)
+        head, _, rest = series.partition("{")
+        if head != name:
+            continue
+        if all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            total += float(value)
+    return total

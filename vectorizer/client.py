@@ -17,6 +17,15 @@
 `config` is a text2vec-aws moduleConfig dict (or a `CollectionConfig`);
 `collection` names one the server loaded. One of them, from the call or the
 client's defaults, picks the model.
+
+Several replicas: one HTTP/2 connection carries every call, so behind an L4
+balancer (a ClusterIP Service) all of a client's calls land on one replica.
+Give the clients every replica instead and they spread calls themselves with
+gRPC's `round_robin` policy: `address` may be a list of `host:port` (IP
+addresses), or a name whose DNS answer lists the replicas (a Kubernetes
+headless Service, `dns:///vectorizer-grpc.ns.svc.cluster.local:50051`) with
+`round_robin=True`. `replicas_target` and `channel_options` build the same
+for a channel of your own.
 """
 
 from __future__ import annotations
@@ -31,14 +40,32 @@ from typing import Any, Literal
 import grpc
 from google.protobuf import struct_pb2
 
+from vectorizer.balance import channel_options, replicas_target
 from vectorizer.config import parse_config_json
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
+
+__all__ = [
+    "AsyncVectorizerClient",
+    "Credentials",
+    "EmbeddingError",
+    "ItemFailure",
+    "RequestError",
+    "RetryPolicy",
+    "VectorizerClient",
+    "channel_options",
+    "replicas_target",
+]
 
 PurposeName = Literal["document", "query"]
 Config = Mapping[str, Any] | pb.CollectionConfig
 RETRYABLE_STATUS = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE})
 DEFAULT_TIMEOUT = 60.0
+def _channel_target(address: str | Sequence[str], round_robin: bool | None) -> tuple[str, bool]:
+    """(target, round_robin): a list of addresses means round robin over them."""
+    if isinstance(address, str):
+        return (replicas_target(address) if round_robin else address), bool(round_robin)
+    return replicas_target(address), round_robin is not False
 
 
 @dataclass(frozen=True)
@@ -286,12 +313,17 @@ def _subset(request: Any, pending: list[int], full: Sequence[Any]) -> Any:
 
 
 class VectorizerClient(_Base):
-    """Blocking client. Use as a context manager or call `close()`."""
+    """Blocking client. Use as a context manager or call `close()`.
+
+    `address`: one `host:port`, or a list of replicas (round robin over them);
+    `round_robin=True` with one DNS name spreads calls over every address it
+    resolves to (see `replicas_target`)."""
 
     def __init__(
         self,
-        address: str = "localhost:50051",
+        address: str | Sequence[str] = "localhost:50051",
         *,
+        round_robin: bool | None = None,
         collection: str | None = None,
         config: Config | None = None,
         credentials: Credentials | None = None,
@@ -309,9 +341,8 @@ class VectorizerClient(_Base):
             metadata=metadata,
         )
         self._own = channel is None
-        self._channel = channel or grpc.insecure_channel(
-            address, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        )
+        target, balanced = _channel_target(address, round_robin)
+        self._channel = channel or grpc.insecure_channel(target, options=channel_options(balanced))
         self._stub = pb_grpc.VectorizerStub(self._channel)
 
     def embed(
@@ -414,12 +445,15 @@ class VectorizerClient(_Base):
 
 
 class AsyncVectorizerClient(_Base):
-    """asyncio client (grpc.aio). Use `async with` or `await close()`."""
+    """asyncio client (grpc.aio). Use `async with` or `await close()`.
+
+    `address` and `round_robin` as for `VectorizerClient`."""
 
     def __init__(
         self,
-        address: str = "localhost:50051",
+        address: str | Sequence[str] = "localhost:50051",
         *,
+        round_robin: bool | None = None,
         collection: str | None = None,
         config: Config | None = None,
         credentials: Credentials | None = None,
@@ -437,8 +471,9 @@ class AsyncVectorizerClient(_Base):
             metadata=metadata,
         )
         self._own = channel is None
+        target, balanced = _channel_target(address, round_robin)
         self._channel = channel or grpc.aio.insecure_channel(
-            address, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+            target, options=channel_options(balanced)
         )
         self._stub = pb_grpc.VectorizerStub(self._channel)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support import Emulator, Sidecar, http_json, start_sidecar
+from tests.support import Emulator, Sidecar, http_json, metric, start_sidecar
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -54,21 +54,6 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "") -> None:  # type:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def metric(body: str, name: str, **labels: str) -> float:
-    """Sum of the samples of `name` whose labels include `labels`."""
-    total = 0.0
-    for line in body.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        series, value = line.rsplit(" ", 1)
-        head, _, rest = series.partition("{")
-        if head != name:
-            continue
-        if all(f'{k}="{v}"' in rest for k, v in labels.items()):
-            total += float(value)
-    return total
 
 
 def vectorize(address: str, texts: list[str], timeout: float = 30.0) -> pb.VectorizeResponse:

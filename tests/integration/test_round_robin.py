@@ -1,0 +1,111 @@
+"""Client-side round robin over three real replicas on loopback.
+
+Each replica is its own sidecar process; which one served a call is read
+from its own /metrics. The default policy (pick_first) sends every call of
+a channel to one replica: the problem round robin solves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from tests.support import Emulator, Sidecar, metric, start_sidecar
+from vectorizer.client import AsyncVectorizerClient, VectorizerClient, channel_options
+from vectorizer.v1 import vectorizer_pb2 as pb
+from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
+
+REPLICAS = 3
+CALLS = 30
+
+
+@pytest.fixture(scope="module")
+def replicas(aws_emulator: Emulator) -> Iterator[list[Sidecar]]:
+    started: list[Sidecar] = []
+    try:
+        for _ in range(REPLICAS):
+            started.append(
+                start_sidecar(aws_emulator, "--collections", "examples/collections.json")
+            )
+        yield started
+    finally:
+        for side in started:
+            side.terminate()
+
+
+def served(replicas: list[Sidecar]) -> list[float]:
+    """Vectorize calls each replica has answered so far."""
+    return [
+        metric(side.http_get("/metrics")[1], "vectorizer_grpc_requests_total", method="Vectorize")
+        for side in replicas
+    ]
+
+
+def spread(before: list[float], after: list[float]) -> list[float]:
+    return [b - a for a, b in zip(before, after, strict=True)]
+
+
+def test_round_robin_spreads_calls_over_every_replica(replicas: list[Sidecar]) -> None:
+    before = served(replicas)
+    with VectorizerClient(
+        [side.grpc_address for side in replicas], collection="Articles"
+    ) as client:
+        for i in range(CALLS):
+            assert len(client.embed([f"rr {i}"])[0]) == 512
+    counts = spread(before, served(replicas))
+    assert sum(counts) == CALLS
+    # In turn once every subchannel is up: 10 each; the first calls may go to
+    # the first replica to connect.
+    assert min(counts) >= CALLS / REPLICAS / 2, counts
+
+
+async def test_async_client_round_robin(replicas: list[Sidecar]) -> None:
+    before = served(replicas)
+    async with AsyncVectorizerClient(
+        [side.grpc_address for side in replicas], collection="Articles"
+    ) as client:
+        for i in range(CALLS):
+            assert len((await client.embed([f"async rr {i}"]))[0]) == 512
+    counts = spread(before, served(replicas))
+    assert sum(counts) == CALLS and min(counts) >= CALLS / REPLICAS / 2, counts
+
+
+def test_without_round_robin_one_connection_pins_one_replica(replicas: list[Sidecar]) -> None:
+    before = served(replicas)
+    target = "ipv4:" + ",".join(side.grpc_address for side in replicas)
+    with grpc.insecure_channel(target, options=channel_options(round_robin=False)) as channel:
+        stub = pb_grpc.VectorizerStub(channel)
+        for i in range(CALLS):
+            stub.Vectorize(pb.VectorizeRequest(texts=[f"pinned {i}"], collection="Articles"))
+    assert sorted(spread(before, served(replicas))) == [0, 0, CALLS]
+
+
+def test_a_dns_name_with_round_robin(replicas: list[Sidecar]) -> None:
+    """The headless-Service form: one name, round robin over what it resolves to
+    (here `localhost`, one address: the target form and policy are what is tested)."""
+    port = replicas[0].grpc_address.rsplit(":", 1)[1]
+    before = served(replicas)
+    with VectorizerClient(f"localhost:{port}", round_robin=True, collection="Articles") as client:
+        assert client._channel is not None
+        for i in range(5):
+            client.embed([f"dns {i}"])
+    assert spread(before, served(replicas))[0] == 5
+
+
+def test_a_replica_that_stops_is_skipped(aws_emulator: Emulator) -> None:
+    """A replica drained mid-stream (SIGTERM, as at a scale-down) costs no call."""
+    pair = [start_sidecar(aws_emulator, "--collections", "examples/collections.json")
+            for _ in range(2)]  # fmt: skip
+    try:
+        with VectorizerClient([s.grpc_address for s in pair], collection="Articles") as client:
+            for i in range(10):
+                client.embed([f"both {i}"])
+            assert pair[0].terminate() == 0
+            for i in range(10):
+                assert len(client.embed([f"one left {i}"])[0]) == 512
+        assert metric(pair[1].http_get("/metrics")[1], "vectorizer_grpc_requests_total") >= 10
+    finally:
+        for side in pair:
+            side.terminate()
