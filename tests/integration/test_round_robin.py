@@ -7,6 +7,7 @@ a channel to one replica: the problem round robin solves.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -109,3 +110,27 @@ def test_a_replica_that_stops_is_skipped(aws_emulator: Emulator) -> None:
     finally:
         for side in pair:
             side.terminate()
+
+
+def test_max_connection_age_makes_clients_reconnect(aws_emulator: Emulator) -> None:
+    """--max-connection-age: the server closes old connections (GOAWAY), so a
+    client re-resolves its target and reaches replicas added since."""
+    side = start_sidecar(aws_emulator, "--max-connection-age", "1", "--grace-period", "1")
+    states: list[grpc.ChannelConnectivity] = []
+    try:
+        with grpc.insecure_channel(side.grpc_address) as channel:
+            channel.subscribe(states.append, try_to_connect=True)
+            grpc.channel_ready_future(channel).result(timeout=10)
+            stub = pb_grpc.VectorizerStub(channel)
+            stub.GetMeta(pb.GetMetaRequest(), timeout=10)
+            ready_at = states.index(grpc.ChannelConnectivity.READY)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if grpc.ChannelConnectivity.IDLE in states[ready_at:]:
+                    break
+                time.sleep(0.1)
+            assert grpc.ChannelConnectivity.IDLE in states[ready_at:], states
+            # The channel connects again on the next call.
+            stub.GetMeta(pb.GetMetaRequest(), timeout=10)
+    finally:
+        side.terminate()
