@@ -173,10 +173,15 @@ def sidecar_env(emulator: Emulator | None, **extra: str) -> dict[str, str]:
 
 
 def start_sidecar(
-    emulator: Emulator | None, *args: str, env: dict[str, str] | None = None
+    emulator: Emulator | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> Sidecar:
+    """`wrapper` runs the server through another command (e.g. setpriv as another user)."""
     proc = subprocess.Popen(
         [
+            *wrapper,
             sys.executable,
             "-m",
             "vectorizer.server",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -317,6 +318,12 @@ async def supervise(settings: Settings) -> int:
         grpc_sock.close()
         http_sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        if base is not None:
+            # Given a directory, prometheus_client wrote this process's own
+            # samples there at import: leave the directory as we found it.
+            for own in glob.glob(os.path.join(base, f"*_{os.getpid()}.db")):
+                with contextlib.suppress(OSError):
+                    os.remove(own)
 
 
 class _ParentWatch(asyncio.Protocol):

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
+import stat
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +24,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support import Emulator, Sidecar, http_json, metric, start_sidecar
+from tests.support import Emulator, Sidecar, http_json, metric, sidecar_env, start_sidecar
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -195,3 +199,63 @@ def test_a_worker_that_cannot_start_stops_the_supervisor(emulator: Emulator) -> 
         start_sidecar(emulator, "--workers", "2", "--collections", "no/such/file.json")
     assert "invalid configuration" in str(info.value)
     assert "a worker failed to start" in str(info.value)
+
+
+IMAGE_UID = 10001  # the Dockerfile's USER
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner can reach `path` (every parent o+x)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def image_user_wrapper() -> tuple[str, ...]:
+    """setpriv to the image's user when this interpreter is usable by it (a
+    Python under /root, as pyenv puts it, is not: then the current user)."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None or not reachable_by_others(Path(sys.base_prefix)):
+        return ()
+    return (setpriv, f"--reuid={IMAGE_UID}", f"--regid={IMAGE_UID}", "--clear-groups")
+
+
+def test_workers_as_the_image_runs_them(emulator: Emulator) -> None:
+    """As in the image and the Kubernetes pod: only TMPDIR (/tmp) and the
+    metrics directory (emptyDirs) writable, no bytecode written, the image's
+    non-root user where this machine's interpreter allows it; the supervisor
+    leaves the metrics directory as it found it."""
+    wrapper = image_user_wrapper()
+    tmp = Path(tempfile.mkdtemp(prefix="vectorizer-image-tmp-"))
+    metrics_base = Path(tempfile.mkdtemp(prefix="vectorizer-image-metrics-"))
+    try:
+        if wrapper:
+            for d in (tmp, metrics_base):
+                os.chown(d, IMAGE_UID, IMAGE_UID)
+        env = sidecar_env(
+            emulator,
+            PYTHONDONTWRITEBYTECODE="1",
+            TMPDIR=str(tmp),
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_base),
+            HOME="/nonexistent",
+        )
+        side = start_sidecar(
+            emulator, "--workers", "2", "--collections", "examples/collections.json",
+            env=env, wrapper=wrapper,
+        )  # fmt: skip
+        try:
+            pids = started_pids(side)
+            if wrapper:
+                for pid in [side.proc.pid, *pids.values()]:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    assert re.search(rf"^Uid:\s+{IMAGE_UID}\s", status, re.M), status
+            for i in range(8):
+                assert vectorize(side.grpc_address, [f"image {i}"]).results[0].HasField("vector")
+            (metrics_dir,) = [p for p in metrics_base.iterdir() if p.is_dir()]
+            assert metrics_dir.name.startswith("vectorizer-metrics-")
+            assert any(metrics_dir.iterdir())
+        finally:
+            assert side.terminate() == 0
+        assert list(metrics_base.iterdir()) == []  # nothing left in the pod's emptyDir
+        assert list(tmp.iterdir()) == []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(metrics_base, ignore_errors=True)
