@@ -61,6 +61,7 @@ def test_progress_resends_only_retryable_items_and_keeps_order() -> None:
     assert failure.index == 2 and failure.code == "MODEL_ERROR" and not failure.retryable
     assert "[2] MODEL_ERROR: MODEL_ERROR happened" in str(info.value)
     assert p.vectors == [[1.0], [2.0], None, [4.0]]
+    assert info.value.vectors == [[1.0], [2.0], None, [4.0]]  # what succeeded is kept
 
 
 def test_progress_stops_at_max_attempts() -> None:
