@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test proto lint bench soak clean
+.PHONY: run test proto lint bench bench-scale soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	bash bench/run.sh
+
+# Replicas, workers and Redis against one untold quota -> bench/SCALE.md.
+bench-scale: $(STAMP)
+	bash scripts/test-deps.sh
+	$(BIN)/python -m bench.scale
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

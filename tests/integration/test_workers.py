@@ -137,8 +137,9 @@ def test_sigterm_with_calls_in_flight_loses_none(emulator: Emulator) -> None:
         ]
         # Every call is inside a worker (the in-flight gauge adds up over workers).
         wait_for(
-            lambda: metric(side.http_get("/metrics")[1], "vectorizer_in_flight_requests")
-            == in_flight,
+            lambda: (
+                metric(side.http_get("/metrics")[1], "vectorizer_in_flight_requests") == in_flight
+            ),
             what="calls in flight",
         )
         side.proc.send_signal(signal.SIGTERM)
