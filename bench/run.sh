@@ -43,4 +43,4 @@ for a in "$@"; do [ "$a" = "--quick" ] && quick=1; done
 if [ "$quick" = 0 ]; then
   "$PRODUCT_PY" -m bench.quota
 fi
-"$PRODUCT_PY" -m bench.scale "$@"  # replicas, workers, Redis: bench/SCALE.md (make bench-scale)
+"$PRODUCT_PY" -m bench.scale $([ "$quick" = 1 ] && echo --quick)  # bench/SCALE.md (make bench-scale)

@@ -454,9 +454,22 @@ class Options:
     command: str = "make bench-scale"
 
 
+def emulator_knows(flag: str) -> bool:
+    out = subprocess.run(
+        [sys.executable, "-m", "vectorizer.emulator", "--help"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    return flag in out.stdout
+
+
 async def run(o: Options) -> list[Row]:
     quota = ["--rps", str(QUOTA_RPS), "--latency-ms", str(LATENCY_MS)]
     if o.quota_start != "full":  # an emulator without the flag starts full
+        if not emulator_knows("--quota-start"):
+            raise SystemExit(
+                "bench.scale: this emulator has no --quota-start (EMULATOR_QUOTA.md); "
+                "run with --quota-start full, or after the emulator quota flags are in"
+            )
         quota += ["--quota-start", o.quota_start]
     upstream = Upstream(quota)
     stamp = str(int(time.time()))
