@@ -61,8 +61,8 @@ def wait_for(predicate, timeout: float = 20.0, what: str = "") -> None:  # type:
 
 
 def vectorize(address: str, texts: list[str], timeout: float = 30.0) -> pb.VectorizeResponse:
-    """One Vectorize call on a connection of its own."""
-    with grpc.insecure_channel(address) as channel:
+    """One Vectorize call on a connection of its own (channels alike would share one)."""
+    with grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
         return pb_grpc.VectorizerStub(channel).Vectorize(
             pb.VectorizeRequest(texts=texts, collection="Articles"), timeout=timeout
         )
