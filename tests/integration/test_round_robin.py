@@ -2,17 +2,21 @@
 
 Each replica is its own sidecar process; which one served a call is read
 from its own /metrics. The default policy (pick_first) sends every call of
-a channel to one replica: the problem round robin solves.
+a channel to one replica: the problem round robin solves. The headless
+Service case runs replicas on 127.0.0.1-3 behind a DNS server of the test's
+own (tests/headless.py).
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
 import grpc
 import pytest
 
+from tests.headless import HeadlessDns
 from tests.support import Emulator, Sidecar, metric, start_sidecar
 from vectorizer.client import AsyncVectorizerClient, VectorizerClient, channel_options
 from vectorizer.v1 import vectorizer_pb2 as pb
@@ -20,6 +24,12 @@ from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
 REPLICAS = 3
 CALLS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +93,57 @@ def test_without_round_robin_one_connection_pins_one_replica(replicas: list[Side
     assert sorted(spread(before, served(replicas))) == [0, 0, CALLS]
 
 
-def test_a_dns_name_with_round_robin(replicas: list[Sidecar]) -> None:
-    """The headless-Service form: one name, round robin over what it resolves to
-    (here `localhost`, one address: the target form and policy are what is tested)."""
-    port = replicas[0].grpc_address.rsplit(":", 1)[1]
-    before = served(replicas)
-    with VectorizerClient(f"localhost:{port}", round_robin=True, collection="Articles") as client:
-        assert client._channel is not None
-        for i in range(5):
-            client.embed([f"dns {i}"])
-    assert spread(before, served(replicas))[0] == 5
+def test_a_headless_service_name_spreads_and_follows_scaling(aws_emulator: Emulator) -> None:
+    """One DNS name answering with every ready replica (a headless Service):
+    calls spread over them; a replica added is found once connections age out
+    (--max-connection-age) and the name is looked up again; a replica removed
+    from the answer and drained costs no call."""
+    dns = HeadlessDns()
+    port = free_port()
+    sides: dict[str, Sidecar] = {}
+
+    def up(ip: str) -> None:
+        sides[ip] = start_sidecar(
+            aws_emulator,
+            "--grpc-address", f"{ip}:{port}", "--max-connection-age", "1",
+            "--grace-period", "5", "--collections", "examples/collections.json",
+        )  # fmt: skip
+
+    def calls(ip: str) -> float:
+        return metric(sides[ip].http_get("/metrics")[1], "vectorizer_grpc_requests_total")
+
+    try:
+        up("127.0.0.1")
+        up("127.0.0.2")
+        dns.set(["127.0.0.1", "127.0.0.2"])
+        options = [
+            *channel_options(round_robin=True),
+            ("grpc.dns_min_time_between_resolutions_ms", 500),
+        ]
+        with VectorizerClient(
+            channel=grpc.insecure_channel(dns.target(port), options=options), collection="Articles"
+        ) as client:
+            for i in range(20):
+                client.embed([f"headless {i}"])
+            assert calls("127.0.0.1") >= 5 and calls("127.0.0.2") >= 5
+
+            up("127.0.0.3")  # the autoscaler's new pod, ready: DNS lists it
+            dns.set(["127.0.0.1", "127.0.0.2", "127.0.0.3"])
+            deadline = time.monotonic() + 20
+            while calls("127.0.0.3") < 3 and time.monotonic() < deadline:
+                client.embed(["after scale-up"])
+                time.sleep(0.05)
+            assert calls("127.0.0.3") >= 3
+
+            dns.set(["127.0.0.2", "127.0.0.3"])  # scale-down: out of DNS, then SIGTERM
+            assert sides["127.0.0.1"].terminate() == 0
+            for i in range(20):
+                assert len(client.embed([f"after scale-down {i}"])[0]) == 512
+        assert dns.queries >= 3
+    finally:
+        for side in sides.values():
+            side.terminate()
+        dns.stop()
 
 
 def test_a_replica_that_stops_is_skipped(aws_emulator: Emulator) -> None:
