@@ -8,10 +8,11 @@ Phases:
   sidecars), then a warm one (the same sidecars, new texts), each with the
   shared rate budget off and on, side by side.
 - `autoscale`: 3 replicas; a 4th added when a third of the texts was sent, one
-  drained away (SIGTERM) at two thirds, as an autoscaler does. The client is
-  pointed at the new set of replicas the way a DNS re-resolution of a
-  headless Service would (a new channel for the next requests; calls in
-  flight finish on the old one).
+  drained away (out of DNS, then SIGTERM) at two thirds, as an autoscaler does.
+
+Replicas sit on 127.0.0.1, .2, ... behind a DNS name of the bench's own
+(tests/headless.py), as pods behind a headless Service; the client resolves
+it with gRPC's round_robin policy and re-resolves when connections age out.
 - `redis-killed`: the redis-server SIGKILLed a third of the way through.
 - `workers`: one sidecar with 1, then 2 worker processes, no quota, no
   latency, Cohere v3 (96 texts per upstream call, so the sidecar's own work,
@@ -50,8 +51,9 @@ import redis
 from bench.sidecar import config_for
 from bench.stats import CpuMeter
 from bench.workload import COHERE, TITAN, Answer, Family, make_texts, verify
-from tests.support import Emulator, Sidecar, start_emulator, start_sidecar
-from vectorizer.client import AsyncVectorizerClient, EmbeddingError, RetryPolicy
+from tests.headless import HeadlessDns
+from tests.support import Emulator, Sidecar, metric, start_emulator, start_sidecar
+from vectorizer.client import AsyncVectorizerClient, EmbeddingError, RetryPolicy, channel_options
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -64,7 +66,11 @@ REPLICAS = 3
 # A caller retries an item the sidecar gave up on (a retryable item error)
 # like a vector DB's import would.
 CLIENT_RETRY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=5.0)
-SIDECAR_ARGS = ("--log-level", "warning", "--max-connection-age", "30")
+# Connections live at most 5 s, and a client looks the name up again at most
+# every second: a replica added is in use within seconds (a deployment would
+# use a minute and the 30 s default: the same mechanism, slower).
+SIDECAR_ARGS = ("--log-level", "warning", "--max-connection-age", "5")
+RESOLVE_EVERY_MS = 1000
 
 
 @dataclass
@@ -164,46 +170,69 @@ class Upstream:
 
 
 class Fleet:
-    """Replicas and a round-robin client over whichever are current."""
+    """Replicas on 127.0.0.1, .2, ... (one port) behind a headless-Service-like
+    DNS name, and one round-robin client over that name. Scaling changes the
+    DNS answer; the client finds out as Kubernetes clients do: connections
+    age out (--max-connection-age) and the name is looked up again."""
 
     def __init__(self, upstream: Upstream, args: Sequence[str]):
         self.upstream = upstream
         self.args = list(args)
-        self.replicas: list[Sidecar] = []
-        self.clients: list[AsyncVectorizerClient] = []
+        self.port = free_port()
+        self.dns = HeadlessDns()
+        self.replicas: dict[str, Sidecar] = {}
+        self.next_ip = 1
+        self.client: AsyncVectorizerClient | None = None
+        self._channel: grpc.aio.Channel | None = None
+        self.gone: dict[str, float] = {}  # Vectorize calls served by replicas removed
+
+    def served(self) -> dict[str, float]:
+        """Vectorize calls each replica (by address) has served so far."""
+        live = {
+            ip: metric(side.http_get("/metrics")[1], "vectorizer_grpc_requests_total")
+            for ip, side in self.replicas.items()
+        }
+        return {**self.gone, **live}
 
     def add(self) -> Sidecar:
-        side = start_sidecar(self.upstream.emu, *self.args)
-        self.replicas.append(side)
+        """A new replica, listed in DNS once it listens (as a pod once ready)."""
+        ip = f"127.0.0.{self.next_ip}"
+        self.next_ip += 1
+        side = start_sidecar(self.upstream.emu, *self.args, "--grpc-address", f"{ip}:{self.port}")
+        self.replicas[ip] = side
+        self.dns.set(list(self.replicas))
         return side
 
-    def retarget(self) -> AsyncVectorizerClient:
-        """A client over the current replicas (earlier ones stay open for calls in flight)."""
-        client = AsyncVectorizerClient(
-            [s.grpc_address for s in self.replicas],
-            config=config_for(TITAN),
-            retry=CLIENT_RETRY,
-            timeout=300,
+    def connect(self) -> AsyncVectorizerClient:
+        options = [*channel_options(round_robin=True), ("grpc.dns_min_time_between_resolutions_ms",
+                   RESOLVE_EVERY_MS)]  # fmt: skip
+        channel = grpc.aio.insecure_channel(self.dns.target(self.port), options=options)
+        self.client = AsyncVectorizerClient(
+            channel=channel, config=config_for(TITAN), retry=CLIENT_RETRY, timeout=300
         )
-        self.clients.append(client)
-        return client
+        self._channel = channel
+        return self.client
 
     async def scale_up(self) -> None:
         await asyncio.to_thread(self.add)
-        self.retarget()
 
     async def scale_down(self) -> None:
-        """As at a scale-down: the replica leaves the client's set, then gets SIGTERM."""
-        side = self.replicas.pop(0)
-        self.retarget()
+        """The oldest replica leaves the DNS answer, then gets SIGTERM and drains."""
+        ip = next(iter(self.replicas))
+        side = self.replicas.pop(ip)
+        self.dns.set(list(self.replicas))
+        # Its count as it leaves (calls still in flight on it not included).
+        _, body = await asyncio.to_thread(side.http_get, "/metrics")
+        self.gone[ip] = metric(body, "vectorizer_grpc_requests_total")
         await asyncio.to_thread(side.terminate)
 
     async def close(self) -> None:
-        for client in self.clients:
-            await client.close()
-        for side in self.replicas:
+        if self._channel is not None:
+            await self._channel.close()
+        for side in self.replicas.values():
             side.terminate()
         self.replicas.clear()
+        self.dns.stop()
 
 
 Event = tuple[float, Callable[[], Awaitable[object]]]
@@ -220,8 +249,7 @@ async def import_all(
     pending = list(events)
     sent = 0
     background: list[asyncio.Task[object]] = []
-    if not fleet.clients:
-        fleet.retarget()
+    client = fleet.client or fleet.connect()
 
     async def caller() -> None:
         nonlocal sent
@@ -230,7 +258,6 @@ async def import_all(
             sent += 1
             while pending and sent >= pending[0][0] * total:
                 background.append(asyncio.create_task(pending.pop(0)[1]()))
-            client = fleet.clients[-1]
             try:
                 vectors: Sequence[list[float] | None] = await client.embed(chunk)
                 errors: dict[int, str] = {}
@@ -250,8 +277,18 @@ async def import_all(
     return wall, answers
 
 
+def spread_note(before: dict[str, float], after: dict[str, float]) -> str:
+    parts = [f"{ip.rsplit('.', 1)[1]}: {after[ip] - before.get(ip, 0):.0f}" for ip in after]
+    return "requests per replica (127.0.0.x) " + ", ".join(parts)
+
+
 def measured(
-    phase: str, run: str, upstream: Upstream, texts: Sequence[str], result: tuple[float, list]
+    phase: str,
+    run: str,
+    upstream: Upstream,
+    texts: Sequence[str],
+    result: tuple[float, list],
+    note: str = "",
 ) -> Row:
     wall, answers = result
     stats = upstream.emu.stats()
@@ -265,6 +302,7 @@ def measured(
         int(stats["requests"]),
         int(stats["throttled"]),
         tally.lost,
+        note,
     )
 
 
@@ -294,9 +332,11 @@ async def replicas_phase(
                 if run == "warm":
                     upstream.restart()  # the same sidecars; a fresh, empty bucket
                 texts = make_texts(texts_n, f"scale-{budget}-{run}-{stamp}")
+                before = fleet.served()
                 result = await import_all(fleet, texts)
                 name = f"{REPLICAS} replicas, shared budget {budget}, {run}"
-                rows.append(measured("replicas", name, upstream, texts, result))
+                note = spread_note(before, fleet.served())
+                rows.append(measured("replicas", name, upstream, texts, result, note))
                 print(rows[-1].cells(), flush=True)
         finally:
             await fleet.close()
@@ -322,7 +362,8 @@ async def autoscale_phase(
             texts = make_texts(texts_n, f"autoscale-{budget}-{stamp}")
             events = [(1 / 3, fleet.scale_up), (2 / 3, fleet.scale_down)]
             result = await import_all(fleet, texts, events)
-            rows.append(measured("autoscale", name, upstream, texts, result))
+            note = spread_note({}, fleet.served())
+            rows.append(measured("autoscale", name, upstream, texts, result, note))
             print(rows[-1].cells(), flush=True)
         finally:
             await fleet.close()
@@ -347,6 +388,7 @@ async def redis_killed_phase(
             killed_at.append(time.perf_counter())
             await asyncio.to_thread(store.kill)
 
+        began = time.perf_counter()
         result = await import_all(fleet, texts, [(1 / 3, kill_redis)])
         row = measured(
             "redis-killed",
@@ -354,6 +396,7 @@ async def redis_killed_phase(
             upstream,
             texts,
             result,
+            f"killed {killed_at[0] - began:.1f} s after the first request",
         )
         print(row.cells(), flush=True)
         return [row]
@@ -512,7 +555,8 @@ sidecar process, redis-server and the client.
 The emulator enforces {QUOTA_RPS:g} calls/s (Titan v2, one call per text; bucket
 start: {o.quota_start}) and answers in {LATENCY_MS:g} ms; no sidecar is told the
 quota. {CALLERS} callers send requests of {BATCH} texts through a round-robin
-client over the replicas, which share a redis-server (cache tier). Shared-budget
+client over a DNS name listing the replicas (a headless Service on loopback),
+which share a redis-server (cache tier). Shared-budget
 flags: {shared}. Lost = items without their exact vector after the client's
 retries (up to {CLIENT_RETRY.max_attempts} attempts of the retryable ones).
 Target (issue 14): within 1.05x of texts / quota, at most 1% throttled, 0 lost.

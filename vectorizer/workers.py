@@ -35,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -124,6 +125,15 @@ class _Worker:
     last_code: int | None = None
     killed: bool = False
 
+    @property
+    def drained(self) -> bool:
+        """Exited by itself with 0, or was stopped while still starting (nothing to drain)."""
+        if self.killed:
+            return False
+        return self.last_code in (0, None) or (
+            self.last_code == -signal.SIGTERM and not self.ready
+        )
+
 
 class Supervisor:
     """Runs `count` workers until `request_stop`; see the module docstring."""
@@ -198,7 +208,7 @@ class Supervisor:
                     with contextlib.suppress(ProcessLookupError):
                         w.proc.kill()
             await asyncio.wait(late)
-        return not any(w.killed or w.last_code not in (0, None) for w in self.workers)
+        return all(w.drained for w in self.workers)
 
     async def _spawn(self, w: _Worker) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -241,6 +251,7 @@ class Supervisor:
         while True:
             started = loop.time()
             proc = w.proc = await self._spawn(w)
+            w.ready = False
             try:
                 listening = await asyncio.wait_for(
                     self._listening(proc), timeout=START_TIMEOUT_SECONDS
@@ -335,6 +346,10 @@ class _ParentWatch(asyncio.Protocol):
 
 
 async def watch_parent(on_gone: Callable[[], None]) -> None:
-    """In a worker: `on_gone()` once stdin (the supervisor's pipe) reaches its end."""
+    """In a worker: `on_gone()` once stdin (the supervisor's pipe) reaches its end.
+    Anything but a pipe on stdin (a worker started by hand) is not watched."""
+    if not stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
+        log.warning("stdin is not the supervisor's pipe: not watching for its exit")
+        return
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: _ParentWatch(on_gone), sys.stdin)

@@ -119,3 +119,13 @@ def test_every_gauge_says_how_workers_combine() -> None:
     assert len(gauges) >= 6
     for g in gauges:
         assert g._multiprocess_mode in ("livesum", "livemax"), g._name
+
+
+def test_what_counts_as_drained() -> None:
+    from vectorizer.workers import _Worker
+
+    assert _Worker(1, ready=True, last_code=0).drained
+    assert _Worker(1, ready=False, last_code=-15).drained  # stopped while starting
+    assert not _Worker(1, ready=True, last_code=-15).drained  # died serving
+    assert not _Worker(1, ready=True, last_code=1).drained
+    assert not _Worker(1, ready=True, last_code=0, killed=True).drained
