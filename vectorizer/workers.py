@@ -124,6 +124,7 @@ class _Worker:
     failures: int = 0
     last_code: int | None = None
     killed: bool = False
+    terminated: int | None = None  # pid last sent SIGTERM
 
     @property
     def drained(self) -> bool:
@@ -193,9 +194,7 @@ class Supervisor:
         """Stop every worker; True when each drained and exited by itself."""
         self._stopping.set()
         for w in self.workers:
-            if w.proc is not None and w.proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    w.proc.send_signal(signal.SIGTERM)
+            self._terminate(w)
         if not self._tasks:
             return True
         budget = self.settings.grace_period + DRAIN_MARGIN_SECONDS
@@ -209,6 +208,15 @@ class Supervisor:
                         w.proc.kill()
             await asyncio.wait(late)
         return all(w.drained for w in self.workers)
+
+    def _terminate(self, w: _Worker) -> None:
+        """One SIGTERM per worker process: a second one would end its drain."""
+        proc = w.proc
+        if proc is None or proc.returncode is not None or w.terminated == proc.pid:
+            return
+        w.terminated = proc.pid
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
 
     async def _spawn(self, w: _Worker) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -252,6 +260,8 @@ class Supervisor:
             started = loop.time()
             proc = w.proc = await self._spawn(w)
             w.ready = False
+            if self._stopping.is_set():  # stopped while this one was being started
+                self._terminate(w)
             try:
                 listening = await asyncio.wait_for(
                     self._listening(proc), timeout=START_TIMEOUT_SECONDS
