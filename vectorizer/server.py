@@ -135,7 +135,7 @@ class Server:
             auto_decompress=False,
         )
         await self.compat_runner.setup()
-        host, port = _split_address(self.settings.compat_address)
+        host, port = split_address(self.settings.compat_address)
         ssl_context = self.tls.ssl_context(client_auth=False) if self.tls is not None else None
         site = web.TCPSite(self.compat_runner, host, port, reuse_port=True, ssl_context=ssl_context)
         await site.start()
@@ -215,7 +215,7 @@ async def serve(settings: Settings) -> int:
     # One parseable line: scripts and tests read the bound ports from it.
     compat = ""
     if settings.compat_address:
-        compat_host, _ = _split_address(settings.compat_address)
+        compat_host, _ = split_address(settings.compat_address)
         compat = f" compat={compat_host}:{server.compat_port}"
     print(
         f"vectorizer {__version__} listening grpc={grpc_host}:{server.grpc_port} "

@@ -40,6 +40,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from prometheus_client.multiprocess import mark_process_dead
 
@@ -300,22 +301,48 @@ class Supervisor:
                 break
 
 
+# The listeners every worker shares: (setting, name in the listening line).
+LISTENERS = (("grpc_address", "grpc"), ("http_address", "http"), ("compat_address", "compat"))
+
+
+def reserve_listeners(settings: Settings) -> tuple[Settings, list[socket.socket]]:
+    """`settings` with each configured listen address's real port, and the
+    sockets holding them. Raises OSError naming the address that is taken."""
+    held: list[socket.socket] = []
+    changes: dict[str, Any] = {}
+    try:
+        for name, _ in LISTENERS:
+            address = getattr(settings, name)
+            if not address:
+                continue
+            try:
+                changes[name], sock = reserve_address(address)
+            except OSError as exc:
+                raise OSError(f"cannot bind --{name.replace('_', '-')} {address}: {exc}") from exc
+            held.append(sock)
+    except OSError:
+        for sock in held:
+            sock.close()
+        raise
+    return replace(settings, **changes), held
+
+
+def listening_line(settings: Settings) -> str:
+    """The one line scripts read the ports from, as a single server prints it."""
+    parts = [f"{label}={getattr(settings, name)}" for name, label in LISTENERS
+             if getattr(settings, name)]  # fmt: skip
+    return f"vectorizer {__version__} listening {' '.join(parts)} workers={settings.workers}"
+
+
 async def supervise(settings: Settings) -> int:
     """Run `settings.workers` workers until SIGTERM or SIGINT; the process exit code."""
     try:
-        grpc_address, grpc_sock = reserve_address(settings.grpc_address)
+        shared, held = reserve_listeners(settings)
     except OSError as exc:
-        log.error("cannot bind gRPC address %s: %s", settings.grpc_address, exc)
-        return 2
-    try:
-        http_address, http_sock = reserve_address(settings.http_address)
-    except OSError as exc:
-        grpc_sock.close()
-        log.error("cannot bind HTTP address %s: %s", settings.http_address, exc)
+        log.error("%s", exc)
         return 2
     base = os.environ.get(MULTIPROC_ENV) or None
     metrics_dir = tempfile.mkdtemp(prefix="vectorizer-metrics-", dir=base)
-    shared = replace(settings, grpc_address=grpc_address, http_address=http_address)
     log.info("metrics of every worker in %s", metrics_dir)
     supervisor = Supervisor(shared, metrics_dir, dict(os.environ))
     loop = asyncio.get_running_loop()
@@ -326,18 +353,14 @@ async def supervise(settings: Settings) -> int:
         if failed is not None:
             log.error("a worker failed to start; stopped the others")
             return failed
-        print(
-            f"vectorizer {__version__} listening grpc={grpc_address} http={http_address} "
-            f"workers={settings.workers}",
-            flush=True,
-        )
+        print(listening_line(shared), flush=True)
         await supervisor.wait()
         clean = await supervisor.drain()
         log.info("all workers drained; exiting")
         return 0 if clean else 1
     finally:
-        grpc_sock.close()
-        http_sock.close()
+        for sock in held:
+            sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         if base is not None:
             # Given a directory, prometheus_client wrote this process's own

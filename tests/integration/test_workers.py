@@ -202,6 +202,19 @@ def test_a_worker_that_cannot_start_stops_the_supervisor(emulator: Emulator) -> 
     assert "a worker failed to start" in str(info.value)
 
 
+def test_workers_share_the_compat_listener_too(emulator: Emulator) -> None:
+    side = start_workers(emulator, "--compat-address", "127.0.0.1:0", "--compat-auth", "none")
+    try:
+        assert side.compat_url and side.compat_url != side.http_url
+        for i in range(CALLS):
+            status, body = http_json("POST", side.compat_url + "/vectors", {"text": f"c {i}"})
+            assert status == 200 and len(body["vector"]) == 512
+        wait_for(lambda: len(served_by(side, HTTP_LOG)) == CALLS, what="compat call logs")
+        assert set(served_by(side, HTTP_LOG)) == {1, 2}
+    finally:
+        assert side.terminate() == 0
+
+
 IMAGE_UID = 10001  # the Dockerfile's USER
 
 

@@ -129,3 +129,25 @@ def test_what_counts_as_drained() -> None:
     assert not _Worker(1, ready=True, last_code=-15).drained  # died serving
     assert not _Worker(1, ready=True, last_code=1).drained
     assert not _Worker(1, ready=True, last_code=0, killed=True).drained
+
+
+def test_listeners_reserved_and_announced_like_one_server() -> None:
+    from vectorizer.workers import listening_line, reserve_listeners
+
+    s = Settings(grpc_address="127.0.0.1:0", http_address="127.0.0.1:0", workers=2)
+    shared, held = reserve_listeners(s)
+    try:
+        assert len(held) == 2 and shared.compat_address == ""
+        ports = {int(a.rsplit(":", 1)[1]) for a in (shared.grpc_address, shared.http_address)}
+        assert 0 not in ports and len(ports) == 2
+        line = listening_line(shared)
+        assert line.endswith(f"grpc={shared.grpc_address} http={shared.http_address} workers=2")
+    finally:
+        for sock in held:
+            sock.close()
+    with_compat, held = reserve_listeners(replace(s, compat_address="127.0.0.1:0"))
+    try:
+        assert len(held) == 3 and " compat=127.0.0.1:" in listening_line(with_compat)
+    finally:
+        for sock in held:
+            sock.close()
