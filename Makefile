@@ -23,6 +23,7 @@ test: $(STAMP)
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. proto/vectorizer/v1/vectorizer.proto
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. proto/vectorizer/v1/internal.proto
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. --grpc_python_out=. proto/vectorizer/v1/media_jobs.proto
 
 lint: $(STAMP)
 	$(BIN)/ruff check vectorizer tests bench

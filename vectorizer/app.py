@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 
 from vectorizer.backends.base import Backend
 from vectorizer.backends.bedrock import BedrockBackend
+from vectorizer.backends.bedrock_async import BedrockAsync
 from vectorizer.backends.families import known_model_ids, legacy_notice, resolve_family
 from vectorizer.backends.sagemaker import SageMakerBackend
 from vectorizer.cache import VectorCache
 from vectorizer.config import ResolvedConfig, load_collections, resolve
 from vectorizer.engine import Engine
 from vectorizer.errors import ConfigError
+from vectorizer.jobs.intake import MediaSettings
+from vectorizer.jobs.manager import MediaJobs
+from vectorizer.jobs.store import open_store
 from vectorizer.ratelimit import LimiterRegistry, LimiterSettings
 from vectorizer.retry import RetryPolicy
+from vectorizer.s3 import S3Client
 from vectorizer.settings import Settings
 from vectorizer.transport import AwsTransport, CredentialSource
 from vectorizer.v1 import vectorizer_pb2 as pb
@@ -40,8 +45,11 @@ class App:
     ready: bool = False
     draining: bool = False
     notes: list[str] = field(default_factory=list)
+    media: MediaJobs | None = None
 
     async def close(self) -> None:
+        if self.media is not None:
+            await self.media.close()
         await self.transport.close()
         if self.cache is not None:
             await self.cache.close()
@@ -117,11 +125,35 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
         retry=RetryPolicy(),
         label_values=frozenset(labels),
     )
+    credentials = CredentialSource(env)
     return App(
         settings=settings,
         collections=collections,
         engine=engine,
-        credentials=CredentialSource(env),
+        credentials=credentials,
         transport=transport,
         cache=cache,
+        media=build_media_jobs(settings, transport, credentials, env),
+    )
+
+
+def build_media_jobs(
+    settings: Settings,
+    transport: AwsTransport,
+    credentials: CredentialSource,
+    env: Mapping[str, str],
+) -> MediaJobs:
+    s3 = S3Client(transport, env)
+    return MediaJobs(
+        open_store(settings.jobs_dir, settings.redis_url),
+        BedrockAsync(transport, s3, env),
+        s3,
+        credentials,
+        MediaSettings(
+            staging_uri=settings.media_staging_uri,
+            output_uri=settings.media_output_uri,
+            bucket_owner=settings.media_bucket_owner,
+            max_upload_bytes=settings.media_max_upload_bytes,
+            poll_interval=settings.media_poll_interval,
+        ),
     )

@@ -108,7 +108,9 @@ def _invalid(message: str) -> ItemError:
     return ItemError(MEDIA_INVALID, message, False)
 
 
-def check_media(data: bytes, declared_mime: str = "") -> tuple[MediaFormat | None, ItemError | None]:
+def check_media(
+    data: bytes, declared_mime: str = ""
+) -> tuple[MediaFormat | None, ItemError | None]:
     """The format of `data`, or why it cannot be sent as video or audio."""
     if not data:
         return None, _invalid("media is empty: send the file's bytes or an s3:// location")

@@ -84,9 +84,10 @@ _BY_STATUS = {404: "NotFound", 403: "Forbidden", 503: "SlowDown", 500: "Internal
 
 class S3Error(VectorizerError):
     def __init__(self, s3_code: str, status: int, uri: str, detail: str = ""):
-        kind, retryable, fix = _CODES.get(
-            s3_code, (Kind.UNAVAILABLE if status >= 500 else Kind.INVALID_ARGUMENT, status >= 500, "")
+        fallback = (
+            (Kind.UNAVAILABLE, True, "") if status >= 500 else (Kind.INVALID_ARGUMENT, False, "")
         )
+        kind, retryable, fix = _CODES.get(s3_code, fallback)
         text = f"S3 {s3_code or 'error'} (HTTP {status}) for {uri}"
         if detail:
             text += f": {detail}"

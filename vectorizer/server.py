@@ -35,9 +35,12 @@ from vectorizer.decoding import DecodeGuardInterceptor, add_vectorizer_service
 from vectorizer.errors import ConfigError
 from vectorizer.http import make_http_app
 from vectorizer.logs import setup_logging
+from vectorizer.media_service import SERVICE_NAME as MEDIA_SERVICE_NAME
+from vectorizer.media_service import MediaJobsService
 from vectorizer.metrics import WORKER_ENV
 from vectorizer.service import VectorizerService
 from vectorizer.settings import Settings, parse_settings, split_address
+from vectorizer.v1 import media_jobs_pb2_grpc as mpb_grpc
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.workers import supervise, watch_parent
 
@@ -93,11 +96,17 @@ class Server:
 
     async def start(self) -> None:
         add_vectorizer_service(VectorizerService(self.app), self.grpc)
+        if self.app.media is not None:
+            mpb_grpc.add_MediaJobsServicer_to_server(
+                MediaJobsService(self.app, self.app.media), self.grpc
+            )
+            await self.app.media.resume()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc
+            (SERVICE_NAME, MEDIA_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            self.grpc,
         )
-        for name in ("", SERVICE_NAME):
+        for name in ("", SERVICE_NAME, MEDIA_SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         if self.tls is not None:
             self.grpc_port = self.grpc.add_secure_port(
@@ -151,7 +160,7 @@ class Server:
                 log.warning(note)
                 return
         self.app.ready = True
-        for name in ("", SERVICE_NAME):
+        for name in ("", SERVICE_NAME, MEDIA_SERVICE_NAME):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def request_stop(self) -> None:

@@ -136,6 +136,32 @@ class Settings:
     auth_token_file: str = field(
         default="", metadata={"help": "File holding a bearer token required on every call."}
     )
+    # --- media jobs (video and audio through Bedrock's asynchronous invoke) ---
+    jobs_dir: str = field(
+        default="",
+        metadata={
+            "help": "Directory of the media-job store (SQLite). Unset and without --redis-url, "
+            "jobs live in memory and a restart loses them."
+        },
+    )
+    media_staging_uri: str = field(
+        default="",
+        metadata={"help": "s3://bucket/prefix/ where media sent as bytes is staged for the model."},
+    )
+    media_output_uri: str = field(
+        default="",
+        metadata={"help": "Default s3://bucket/prefix/ where Bedrock writes media-job output."},
+    )
+    media_bucket_owner: str = field(
+        default="",
+        metadata={"help": "12-digit account id owning the staging bucket (Marengo needs it)."},
+    )
+    media_max_upload_bytes: int = field(
+        default=48 * MiB, metadata={"help": "Largest media file accepted as bytes, in bytes."}
+    )
+    media_poll_interval: float = field(
+        default=5.0, metadata={"help": "Seconds between GetAsyncInvoke polls of a media job."}
+    )
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -262,6 +288,16 @@ def validate_settings(s: Settings) -> list[str]:
         problems.append("--rate-share must be above 0 and at most 1")
     if s.max_connection_age < 0:
         problems.append("--max-connection-age must be 0 (off) or positive")
+    if s.media_poll_interval <= 0 or s.media_max_upload_bytes <= 0:
+        problems.append("--media-poll-interval and --media-max-upload-bytes must be positive")
+    if s.media_bucket_owner and not (
+        len(s.media_bucket_owner) == 12 and s.media_bucket_owner.isdigit()
+    ):
+        problems.append("--media-bucket-owner must be a 12-digit AWS account id")
+    for name in ("media_staging_uri", "media_output_uri"):
+        value = getattr(s, name)
+        if value and not value.startswith("s3://"):
+            problems.append(f"--{name.replace('_', '-')} must be an s3://bucket/prefix/ location")
     if s.grace_period < 0 or s.default_deadline <= 0 or s.upstream_timeout <= 0:
         problems.append(
             "--grace-period, --default-deadline and --upstream-timeout must be positive"

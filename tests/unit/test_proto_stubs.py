@@ -15,8 +15,11 @@ GENERATED = (
     "vectorizer_pb2_grpc.py",
     "internal_pb2.py",
     "internal_pb2.pyi",
+    "media_jobs_pb2.py",
+    "media_jobs_pb2.pyi",
+    "media_jobs_pb2_grpc.py",
 )
-PROTOS = ("vectorizer.proto", "internal.proto")
+PROTOS = ("vectorizer.proto", "internal.proto", "media_jobs.proto")
 
 
 def test_committed_stubs_match_proto(tmp_path: Path) -> None:

@@ -164,6 +164,10 @@ def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
+def lo_hi(family: AsyncFamily) -> tuple[int, int]:
+    return family.min_segment_range or (0, 0)
+
+
 def check_request(family: AsyncFamily, request: MediaRequest, options: EmbedOptions) -> list[str]:
     """Every problem with `request` for `family`, each with what to do."""
     kind, problems = request.kind, []
@@ -197,29 +201,42 @@ def check_request(family: AsyncFamily, request: MediaRequest, options: EmbedOpti
     floor = request.min_segment_seconds
     if floor:
         if family.min_segment_range is None or kind is not MediaKind.VIDEO:
-            problems.append(f"min_segment_seconds applies to Marengo video only, not {name} {kind.value}")
-        elif floor != int(floor) or not family.min_segment_range[0] <= floor <= family.min_segment_range[1]:
-            lo, hi = family.min_segment_range
-            problems.append(f"min_segment_seconds must be a whole number {lo}-{hi}, got {_seconds(floor)}")
+            problems.append(
+                f"min_segment_seconds applies to Marengo video only, not {name} {kind.value}"
+            )
+        elif floor != int(floor) or not lo_hi(family)[0] <= floor <= lo_hi(family)[1]:
+            lo, hi = lo_hi(family)
+            problems.append(
+                f"min_segment_seconds must be a whole number {lo}-{hi}, got {_seconds(floor)}"
+            )
         elif seg and floor > seg:
             problems.append("min_segment_seconds must not exceed segment_seconds")
     if request.start_seconds or request.end_seconds:
         if not family.window:
-            problems.append(f"{name} embeds the whole file: leave start_seconds and end_seconds unset")
+            problems.append(
+                f"{name} embeds the whole file: leave start_seconds and end_seconds unset"
+            )
         elif request.start_seconds < 0 or (
             request.end_seconds and request.end_seconds <= request.start_seconds
         ):
             problems.append("start_seconds must be >= 0 and end_seconds after it")
-    allowed = family.options[kind]
+    options_allowed = family.options[kind]
     for option in request.embedding_options:
-        if option not in allowed:
-            what = f"one of {', '.join(allowed)}" if allowed else "none (leave it empty)"
+        if option not in options_allowed:
+            what = (
+                f"one of {', '.join(options_allowed)}"
+                if options_allowed
+                else "none (leave it empty)"
+            )
             problems.append(
                 f"embedding option {option[:40]!r} is not supported by {name} for {kind.value}; "
                 f"allowed: {what}"
             )
     if family is NOVA_ASYNC and len(request.embedding_options) > 1:
-        problems.append("Nova takes one embedding option for video: AUDIO_VIDEO_COMBINED or AUDIO_VIDEO_SEPARATE")
+        problems.append(
+            "Nova takes one embedding option for video: AUDIO_VIDEO_COMBINED or "
+            "AUDIO_VIDEO_SEPARATE"
+        )
     return problems
 
 

@@ -103,7 +103,8 @@ def parse_nova_result(body: bytes) -> list[NovaResult]:
         location = parse_s3_uri(uri) if isinstance(uri, str) and uri else None
         failure = None
         if status not in ("SUCCESS", "PARTIAL_SUCCESS"):
-            failure = _failure(entry.get("failureReason"), entry.get("message"), f"{kind} embedding")
+            reason, message = entry.get("failureReason"), entry.get("message")
+            failure = _failure(reason, message, f"{kind} embedding")
         elif location is None:
             raise ValueError(f"{NOVA_RESULT_FILE}: {kind} result has no outputFileUri")
         out.append(NovaResult(kind, status, location, failure))

@@ -57,9 +57,7 @@ def _json(body: bytes, what: str, target: str) -> dict[str, Any]:
 
 
 class BedrockAsync:
-    def __init__(
-        self, transport: AwsTransport, s3: S3Client, env: Mapping[str, str] | None = None
-    ):
+    def __init__(self, transport: AwsTransport, s3: S3Client, env: Mapping[str, str] | None = None):
         self._transport = transport
         self._s3 = s3
         self._env = env
@@ -140,7 +138,7 @@ class BedrockAsync:
                 assert result.failure is not None
                 failures.append(result.failure)
                 continue
-            text = (await self._s3.get(result.output_uri, region, credentials, bucket_owner))
+            text = await self._s3.get(result.output_uri, region, credentials, bucket_owner)
             try:
                 segments.extend(parse_nova_lines(text.decode("utf-8"), result.embedding_type))
             except (ValueError, UnicodeDecodeError) as exc:

@@ -98,11 +98,13 @@ def _format_of_object(job: JobInput, key: str, content_type: str) -> MediaFormat
     if job.mime_type:
         fmt = format_of_mime(job.mime_type)
         if fmt is None:
-            raise _invalid(f"MIME type {job.mime_type[:60]!r} is not a video or audio type taken here")
+            raise _invalid(
+                f"MIME type {job.mime_type[:60]!r} is not a video or audio type taken here"
+            )
         return fmt
-    for guess in (format_of_mime(content_type) if content_type else None,):
-        if guess is not None:
-            return guess
+    guess = format_of_mime(content_type) if content_type else None
+    if guess is not None:
+        return guess
     ext = key.rsplit(".", 1)[-1].lower() if "." in key else ""
     ext = {"mpg": "mpeg", "qt": "mov", "oga": "ogg", "m4v": "mp4"}.get(ext, ext)
     if ext in FORMATS:
