@@ -3,8 +3,9 @@
 Every flag also reads an environment variable (`VECTORIZER_EMULATOR_` plus
 the flag's name in upper case, e.g. `VECTORIZER_EMULATOR_THROTTLE_RATE`).
 When the socket is bound it prints exactly one line to stdout,
-`emulator listening on http://HOST:PORT`, and exits cleanly on SIGTERM or
-SIGINT.
+`emulator listening on http://HOST:PORT` (followed by ` s3=http://HOST:PORT`
+when an S3 stand-in runs: point `AWS_ENDPOINT_URL_S3` there), and exits
+cleanly on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vectorizer.emulator.app import build_app
 from vectorizer.emulator.bedrock import FAMILIES
 from vectorizer.emulator.faults import Faults
 from vectorizer.emulator.sagemaker import load_endpoints
-from vectorizer.emulator.state import EmulatorConfig
+from vectorizer.emulator.state import STATE_KEY, EmulatorConfig
 
 ENV_PREFIX = "VECTORIZER_EMULATOR_"
 
@@ -66,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("wrong-dim-rate", float, "0", "probability of a vector one component short")
     add("seed", int, None, "seed of the fault RNG (reproducible fault sequences)")
     add("sagemaker-endpoints", str, None, "JSON file of extra SageMaker endpoints")
+    add(
+        "s3-port",
+        int,
+        None,
+        "run moto's S3 server on this loopback port (0: any free one) for asynchronous invoke "
+        "and S3 images",
+    )
+    add("s3-endpoint", str, "", "use this S3-compatible endpoint instead of starting one")
+    add("async-delay", float, "2", "seconds an asynchronous invocation stays InProgress")
     p.add_argument(
         "--fail-text",
         action="append",
@@ -121,17 +131,23 @@ def config_from_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         endpoints_file=args.sagemaker_endpoints,
         profiles=dict(args.profile_family),
         log_requests=args.log_requests,
+        s3_port=args.s3_port,
+        s3_endpoint=args.s3_endpoint,
+        async_delay=args.async_delay,
     )
 
 
 async def serve(config: EmulatorConfig) -> None:
-    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
+    app = build_app(config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, backlog=1024)
     await site.start()
     host, port = runner.addresses[0][:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"emulator listening on http://{shown}:{port}", flush=True)
+    s3 = app[STATE_KEY].s3
+    extra = f" s3={s3.url}" if s3 is not None else ""
+    print(f"emulator listening on http://{shown}:{port}{extra}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -32,7 +32,9 @@ from vectorizer.emulator.auth import check_auth
 from vectorizer.emulator.control import add_control_routes
 from vectorizer.emulator.faults import Fault
 from vectorizer.emulator.image_vectors import image_vector
+from vectorizer.emulator.images import S3Image
 from vectorizer.emulator.records import Record, redact_headers
+from vectorizer.emulator.s3 import S3ReadError
 from vectorizer.emulator.sagemaker import ContainerError
 from vectorizer.emulator.state import STATE_KEY, EmulatorConfig, EmulatorState
 from vectorizer.emulator.vectors import purposed_vector
@@ -199,10 +201,34 @@ def _vector(plan: EmbedPlan, index: int, text: str) -> list[float]:
     media = plan.media.get(index)
     if isinstance(media, bytes):
         return image_vector(media, plan.dim, plan.purpose, plan.normalize, text=text)
-    if isinstance(media, str):
-        # An S3 location: the emulator has no S3, so the URI stands for the image.
-        return purposed_vector(f"{media}\n{text}", plan.dim, plan.purpose, plan.normalize)
+    if isinstance(media, S3Image):
+        # Not read (no S3 stand-in configured): the URI stands for the image.
+        return purposed_vector(f"{media.uri}\n{text}", plan.dim, plan.purpose, plan.normalize)
     return purposed_vector(text, plan.dim, plan.purpose, plan.normalize)
+
+
+async def _read_s3_images(state: EmulatorState, plan: EmbedPlan) -> None:
+    """Images the model reads from S3, read from the stand-in and checked.
+
+    AWS does not document the wording for an object the model cannot read;
+    the emulator answers a ValidationException (the request's input is at
+    fault, nothing ran) that names the location and S3's reason.
+    """
+    if state.s3 is None:
+        return
+    for i, media in list(plan.media.items()):
+        if not isinstance(media, S3Image):
+            continue
+        try:
+            data = await asyncio.to_thread(state.s3.read, media.uri, media.bucket_owner)
+        except S3ReadError as exc:
+            raise AwsError(
+                400,
+                "ValidationException",
+                f"{media.where}: unable to read the S3 object {media.uri}: {exc.code}: "
+                f"{exc.message}",
+            ) from None
+        plan.media[i] = media.check(data)
 
 
 def _embed(state: EmulatorState, plan: EmbedPlan, record: Record) -> bytes:
@@ -251,6 +277,7 @@ async def serve_aws(request: web.Request) -> web.StreamResponse:
                 fault, record.service, status, record.model_or_endpoint, caller.region
             )
         plan = _plan(state, record, raw)
+        await _read_s3_images(state, plan)
         body = _embed(state, plan, record)
         answer_headers.update(plan.headers)
         answer_headers["Content-Type"] = "application/json"
@@ -288,9 +315,55 @@ async def serve_aws(request: web.Request) -> web.StreamResponse:
             )
 
 
+async def serve_async_invoke(request: web.Request) -> web.Response:
+    """StartAsyncInvoke, GetAsyncInvoke and ListAsyncInvokes (`async_invoke.py`)."""
+    state = request.app[STATE_KEY]
+    raw_path = request.rel_url.raw_path
+    raw = await request.read()
+    record = Record("bedrock", raw_path, "", redact_headers(request.headers), raw, new_request_id())
+    headers = {"x-amzn-RequestId": record.request_id, "Content-Type": "application/json"}
+    invokes = state.async_invokes
+    try:
+        caller = check_auth(request.headers, "bedrock")
+        record.access_key_id, record.region = caller.access_key_id, caller.region
+        record.has_session_token = caller.has_session_token
+        if request.method == "POST" and raw_path == "/async-invoke":
+            record.model_or_endpoint = "StartAsyncInvoke"
+            answer = invokes.start(raw, caller.region)
+        elif request.method == "GET" and raw_path.startswith("/async-invoke/"):
+            record.model_or_endpoint = "GetAsyncInvoke"
+            answer = invokes.get(unquote(raw_path[len("/async-invoke/") :]))
+        elif request.method == "GET" and raw_path == "/async-invoke":
+            record.model_or_endpoint = "ListAsyncInvokes"
+            answer = invokes.list_(request.rel_url.raw_query_string)
+        else:
+            raise AwsError(
+                404, "UnknownOperationException", f"Unknown operation: {request.method} {raw_path}"
+            )
+        record.status = 200
+        return web.Response(body=json.dumps(answer).encode(), status=200, headers=headers)
+    except Exception as exc:
+        if not isinstance(exc, AwsError):
+            log.exception("emulator failed on %s", raw_path)
+            exc = AwsError(500, "InternalServerException", f"emulator error: {exc!r}"[:500])
+        record.status, record.error_code = exc.status, exc.code
+        body, error_headers = error_answer("bedrock", exc)
+        headers.update(error_headers)
+        return web.Response(body=body, status=exc.status, headers=headers)
+    finally:
+        state.recorder.add(record)
+
+
 def build_app(config: EmulatorConfig) -> web.Application:
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-    app[STATE_KEY] = EmulatorState(config)
+    state = app[STATE_KEY] = EmulatorState(config)
     add_control_routes(app)
+    app.router.add_route("*", "/async-invoke", serve_async_invoke)
+    app.router.add_get("/async-invoke/{tail:.*}", serve_async_invoke)
     app.router.add_post("/{tail:.*}", serve_aws)
+
+    async def close_state(_app: web.Application) -> None:
+        state.close()
+
+    app.on_cleanup.append(close_state)
     return app

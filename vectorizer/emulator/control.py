@@ -11,6 +11,7 @@
 | `GET /_emulator/stats` | `{"requests", "throttled", "errors", "faults", "by_service": {..}}` |
 | `GET /_emulator/endpoints` / `POST` | SageMaker endpoints; POST adds `{"name": spec}` |
 | `GET /_emulator/profiles` / `POST` | modelId or ARN -> family mappings; POST adds |
+| `GET /_emulator/async` / `POST` | async invoke `{"delay", "s3", "invocations"}`; POST sets delay |
 
 `add_control_routes(app)` wires them.
 """
@@ -118,6 +119,27 @@ async def post_profiles(request: web.Request) -> web.Response:
     return web.json_response(state.profiles)
 
 
+async def get_async(request: web.Request) -> web.Response:
+    state = _state(request)
+    invokes = state.async_invokes
+    return web.json_response(
+        {
+            "delay": invokes.delay,
+            "s3": state.s3.url if state.s3 is not None else None,
+            "invocations": len(invokes.invocations),
+        }
+    )
+
+
+async def post_async(request: web.Request) -> web.Response:
+    data = await _json_object(request)
+    delay = data.get("delay")
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+        return _bad("delay must be a number of seconds >= 0")
+    _state(request).async_invokes.delay = float(delay)
+    return await get_async(request)
+
+
 async def families(request: web.Request) -> web.Response:
     return web.json_response({key: list(f.model_ids) for key, f in FAMILIES.items()})
 
@@ -136,3 +158,5 @@ def add_control_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/profiles", get_profiles)
     r.add_post(f"{PREFIX}/profiles", post_profiles)
     r.add_get(f"{PREFIX}/families", families)
+    r.add_get(f"{PREFIX}/async", get_async)
+    r.add_post(f"{PREFIX}/async", post_async)

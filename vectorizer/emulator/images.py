@@ -6,9 +6,11 @@ handles it). Each family's image fields are read with the schema helpers
 (extraneous keys, types, enums) and the image itself is decoded: base64 must
 be valid, the bytes a complete image of a format the model takes, matching
 the declared format, within the model's size and pixel limits. The plan's
-`media` maps each vector's position to the image bytes (or, for an S3
-location, which the emulator cannot read, the URI: its vector is the URI's
-text vector).
+`media` maps each vector's position to the image bytes, or, for an S3
+location, to an `S3Image`: `app.py` reads it from the S3 stand-in and holds
+it to the same limits (an object that cannot be read is a
+ValidationException naming S3's reason); without a stand-in the URI's text
+stands for the image.
 
 Shapes and limits: see `vectorizer/backends/families/image_bodies.py` and
 `image_limits.py`, which build what this checks.
@@ -20,6 +22,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from vectorizer.emulator import schema as s
@@ -29,7 +32,39 @@ from vectorizer.media import inspect
 
 MB = 1_000_000
 _DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.S)
-Media = bytes | str
+
+
+@dataclass(frozen=True)
+class S3Image:
+    """An image the model reads from S3, checked once the bytes are read
+    (`app.py` reads them from the S3 stand-in; without one the URI's text
+    stands for the image)."""
+
+    uri: str
+    bucket_owner: str
+    where: str
+    formats: tuple[str, ...]
+    max_bytes: int | None
+    declared: str = ""
+    min_side: int | None = None
+
+    def check(self, data: bytes) -> bytes:
+        """The bytes, held to the model's limits as inline images are."""
+        _, info = _image(
+            base64.b64encode(data).decode("ascii"),
+            self.where,
+            self.formats,
+            self.max_bytes,
+            declared=self.declared,
+        )
+        if self.min_side is not None and min(info.width, info.height) < self.min_side:
+            raise _invalid(
+                f"{self.where}: image must be at least {self.min_side}x{self.min_side} pixels."
+            )
+        return data
+
+
+Media = bytes | S3Image
 
 
 def _invalid(message: str) -> AwsError:
@@ -58,14 +93,22 @@ def _image(
     return data, info
 
 
-def _s3(loc: dict[str, Any], path: str, owner_required: bool) -> str:
+def _s3(
+    loc: dict[str, Any],
+    path: str,
+    owner_required: bool,
+    formats: tuple[str, ...],
+    max_bytes: int | None,
+    declared: str = "",
+    min_side: int | None = None,
+) -> S3Image:
     required = ("uri", "bucketOwner") if owner_required else ("uri",)
     s.check_keys(loc, path, ("uri", "bucketOwner"), required)
     uri = s.get_str(loc, "uri", path) or ""
     if not uri.startswith("s3://"):
         raise s.malformed(f"{path}/uri: string does not match pattern ^s3://")
-    s.get_str(loc, "bucketOwner", path)
-    return uri
+    owner = s.get_str(loc, "bucketOwner", path) or ""
+    return S3Image(uri, owner, path, formats, max_bytes, declared, min_side)
 
 
 def _single(media: Media, dim: int, render: Callable[[Vectors], Any], **kw: Any) -> EmbedPlan:
@@ -143,7 +186,8 @@ def _nova(body: dict[str, Any]) -> EmbedPlan | None:
         )
     else:
         loc = s.get_object(source, "s3Location", spath) or {}
-        media = _s3(loc, f"{spath}/s3Location", owner_required=False)
+        # Nova reads images up to 50 MB from S3 (embeddings-schema page).
+        media = _s3(loc, f"{spath}/s3Location", False, _NOVA_FORMATS, 50 * MB, declared=fmt or "")
 
     def render(vectors: Vectors) -> dict[str, Any]:
         return {"embeddings": [{"embeddingType": "IMAGE", "embedding": vectors[0]}]}
@@ -265,7 +309,7 @@ def _media_source(obj: dict[str, Any], path: str) -> Media:
         raise s.malformed(f"{spath}: exactly one of [base64String, s3Location] is required")
     if "s3Location" in source:
         loc = s.get_object(source, "s3Location", spath) or {}
-        return _s3(loc, f"{spath}/s3Location", owner_required=True)
+        return _s3(loc, f"{spath}/s3Location", True, ("png", "jpeg"), 5 * MB, min_side=128)
     data, info = _image(
         s.get_str(source, "base64String", spath) or "",
         f"{spath}/base64String",

@@ -72,9 +72,10 @@ class EmbedPlan:
     tokens: int = 0
     batched: bool = False  # several vectors per answer: "one vector too few" applies
     headers: dict[str, str] = field(default_factory=dict)
-    # Positions whose vector is an image's (bytes) or an S3 location's (URI);
-    # the text at that position is the text embedded with it ("" for none).
-    media: dict[int, bytes | str] = field(default_factory=dict)
+    # Positions whose vector is an image's: its bytes, or an S3 location
+    # (`images.S3Image`) read before embedding; the text at that position is
+    # the text embedded with it ("" for none).
+    media: dict[int, Any] = field(default_factory=dict)
 
 
 def cut_words(text: str, limit: int, keep_start: bool) -> str:
