@@ -1,6 +1,6 @@
-"""Media jobs end to end: the real gRPC server, the emulator's asynchronous
-invoke, and moto's S3 server as S3, each its own process or thread on
-loopback.
+"""Media over S3 end to end: jobs (video, audio) and S3 images, with the real
+gRPC server, the emulator's asynchronous invoke, and moto's S3 server as S3,
+each its own process or thread on loopback.
 
 The sidecar reaches S3 through AWS_ENDPOINT_URL_S3 (the SDKs' override), as
 it would reach S3; the emulated models read the media from the same server
@@ -363,3 +363,63 @@ def test_restart_mid_job_loses_nothing(
         r for r in media_emulator.requests() if r["path"] == "/async-invoke" and r["status"] == 200
     ]
     assert sum(1 for r in starts if r["body"]["clientRequestToken"] == job.job_id) == 1
+
+
+# --- images the model reads from S3 (Vectorize), through the same stand-in ---
+
+
+def _vectorize(side: Sidecar, config: pb.CollectionConfig, inputs: list[pb.Input]):  # type: ignore[no-untyped-def]
+    from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
+
+    with grpc.insecure_channel(side.grpc_address) as channel:
+        return pb_grpc.VectorizerStub(channel).Vectorize(
+            pb.VectorizeRequest(config=config, inputs=inputs)
+        )
+
+
+def test_s3_image_is_read_by_the_model_and_a_missing_one_is_an_item_error(
+    media_sidecar: Sidecar, s3_url: str
+) -> None:
+    from tests.images import make
+
+    picture = make("checker", seed=4)
+    _s3(s3_url).put_object(Bucket="media", Key="pics/checker.png", Body=picture)
+    response = _vectorize(
+        media_sidecar,
+        _config(NOVA, dimensions=256),
+        [
+            pb.Input(image=pb.Image(s3_uri="s3://media/pics/checker.png", mime_type="image/png")),
+            pb.Input(image=pb.Image(s3_uri="s3://media/pics/gone.png", mime_type="image/png")),
+            pb.Input(image=pb.Image(data=picture)),
+        ],
+    )
+    from_s3, missing, inline = response.results
+    # The emulator embedded the object's bytes: the same vector as the bytes sent inline.
+    assert _cos(list(from_s3.vector.values), list(inline.vector.values)) > 0.9999
+    assert missing.WhichOneof("outcome") == "error"
+    assert not missing.error.retryable
+    assert "s3://media/pics/gone.png" in missing.error.message
+    assert "NoSuchKey" in missing.error.message
+
+
+def test_s3_image_of_another_account_is_access_denied(media_sidecar: Sidecar, s3_url: str) -> None:
+    from tests.images import make
+
+    _s3(s3_url).put_object(Bucket="media", Key="pics/disc.png", Body=make("disc", seed=2))
+    response = _vectorize(
+        media_sidecar,
+        _config("us." + MARENGO27),
+        [
+            pb.Input(
+                image=pb.Image(
+                    s3_uri="s3://media/pics/disc.png",
+                    mime_type="image/png",
+                    bucket_owner="210987654321",
+                )
+            ),
+            pb.Input(text="a disc"),
+        ],
+    )
+    denied, text = response.results
+    assert "AccessDenied" in denied.error.message
+    assert text.WhichOneof("outcome") == "vector"
