@@ -3,12 +3,16 @@
 Starts `python -m vectorizer.emulator` on loopback, then `vectorizer-server`
 wired to it exactly as to a real AWS-compatible endpoint: through the SDK
 endpoint-override variables, with throwaway credentials, and the emulator's
-address allowlisted for SageMaker. Ctrl-C (or SIGTERM) drains the server and
-stops the emulator.
+address allowlisted for SageMaker. When moto is installed the emulator also
+runs its S3 stand-in: the buckets `media-staging` and `media-output` are
+made there and the server's media jobs point at them (jobs stored in
+`.vectorizer-jobs/`). Ctrl-C (or SIGTERM) drains the server and stops the
+emulator.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -19,7 +23,30 @@ EMULATOR_PORT = int(os.environ.get("VECTORIZER_EMULATOR_PORT", "4566"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _media_env(s3_url: str) -> dict[str, str]:
+    """Buckets for media jobs in the S3 stand-in, and the server settings naming them."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEMULATOR0000",
+        aws_secret_access_key="emulator-secret-not-real",
+    )
+    for bucket in ("media-staging", "media-output"):
+        s3.create_bucket(Bucket=bucket)
+    return {
+        "AWS_ENDPOINT_URL_S3": s3_url,
+        "VECTORIZER_MEDIA_STAGING_URI": "s3://media-staging/uploads/",
+        "VECTORIZER_MEDIA_OUTPUT_URI": "s3://media-output/jobs/",
+        "VECTORIZER_MEDIA_BUCKET_OWNER": "123456789012",
+        "VECTORIZER_JOBS_DIR": str(ROOT / ".vectorizer-jobs"),
+    }
+
+
 def main() -> int:
+    s3_args = ["--s3-port", "0"] if importlib.util.find_spec("moto") else []
     emulator = subprocess.Popen(
         [
             sys.executable,
@@ -29,6 +56,7 @@ def main() -> int:
             "127.0.0.1",
             "--port",
             str(EMULATOR_PORT),
+            *s3_args,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -40,7 +68,9 @@ def main() -> int:
         print(f"emulator failed to start: {line!r}", file=sys.stderr)
         emulator.kill()
         return 1
-    url = line.rsplit(" ", 1)[-1]
+    words = line.split()
+    s3_url = next((w[3:] for w in words if w.startswith("s3=")), "")
+    url = next(w for w in words if w.startswith("http://"))
     host_port = url.split("://", 1)[1]
     env = dict(os.environ)
     env.update(
@@ -55,6 +85,9 @@ def main() -> int:
         }
     )
     env.setdefault("VECTORIZER_COLLECTIONS", str(ROOT / "examples" / "collections.json"))
+    if s3_url:
+        for key, value in _media_env(s3_url).items():
+            env.setdefault(key, value)
     grpc_address = env.get("VECTORIZER_GRPC_ADDRESS", "0.0.0.0:50051")
     http_address = env.get("VECTORIZER_HTTP_ADDRESS", "0.0.0.0:8080")
     print(f"emulator (local stand-in for AWS) on {url}", flush=True)
