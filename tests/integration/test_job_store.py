@@ -100,3 +100,19 @@ async def test_redis_store_and_polling_lease(redis_store: JobStore) -> None:
     finished.state = JobState.FAILED
     await redis_store.put(finished)
     assert await redis_store.unfinished() == []
+
+
+async def test_sqlite_lease_shared_by_processes_of_one_file(tmp_path: Path) -> None:
+    # Two connections to one file stand for two --workers processes.
+    path = str(tmp_path / "jobs.sqlite3")
+    a, b = SqliteJobStore(path), SqliteJobStore(path)
+    assert await a.claim("j1", "worker-a", 0.2)
+    assert await a.claim("j1", "worker-a", 0.2)  # its holder renews it
+    assert not await b.claim("j1", "worker-b", 0.2)
+    import asyncio
+
+    await asyncio.sleep(0.3)  # the holder died: the lease lapses
+    assert await b.claim("j1", "worker-b", 5.0)
+    assert not await a.claim("j1", "worker-a", 5.0)
+    await a.close()
+    await b.close()

@@ -7,7 +7,9 @@
 - `SqliteJobStore`: one SQLite file (WAL mode) in --jobs-dir, or memory when
   no directory is set (then jobs live only as long as the process). Calls run
   in a thread: SQLite blocks. A vector is stored as little-endian float32
-  bytes, exactly what the gRPC answer carries.
+  bytes, exactly what the gRPC answer carries. The polling lease is a row
+  per job, so the processes of `--workers N` sharing the file poll each job
+  once between them.
 - `pack_vector` / `unpack_vector`: that encoding.
 - `open_store(jobs_dir, redis_url)`: Redis when a URL is given, else SQLite.
 """
@@ -19,6 +21,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from array import array
 from typing import Protocol
 
@@ -50,6 +53,11 @@ CREATE TABLE IF NOT EXISTS segments (
   error_message TEXT,
   error_retryable INTEGER,
   PRIMARY KEY (job_id, position)
+);
+CREATE TABLE IF NOT EXISTS leases (
+  job_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires REAL NOT NULL
 );
 """
 
@@ -94,7 +102,10 @@ class JobStore(Protocol):
 class SqliteJobStore:
     def __init__(self, path: str = ":memory:"):
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # timeout: another worker process may hold the write lock a moment.
+        self._db = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
         self._lock = threading.Lock()
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -191,7 +202,18 @@ class SqliteJobStore:
         return await self._run(read)
 
     async def claim(self, job_id: str, owner: str, ttl: float) -> bool:
-        return True  # one process per SQLite file
+        def take() -> bool:
+            now = time.time()
+            cur = self._db.execute(
+                "INSERT INTO leases(job_id, owner, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT(job_id) DO UPDATE SET owner=excluded.owner, "
+                "expires=excluded.expires WHERE leases.owner = excluded.owner "
+                "OR leases.expires < ?",
+                (job_id, owner, now + ttl, now),
+            )
+            return cur.rowcount == 1
+
+        return bool(await self._run(take))
 
     async def close(self) -> None:
         await self._run(self._db.close)
