@@ -46,6 +46,8 @@ from vectorizer.types import ItemError
 log = logging.getLogger("vectorizer.jobs")
 
 MAX_BACKOFF = 60.0
+# A poller's lease on its job lasts this many poll intervals (plus a second).
+LEASE_POLLS = 3
 # Watchers re-read the store this often even without news (another replica
 # may have moved the job).
 WATCH_REFRESH = 15.0
@@ -205,7 +207,10 @@ class MediaJobs:
                 record = await self.store.get(job_id)
                 if record is None or record.state.terminal:
                     return
-                if not await self.store.claim(job_id, self._owner, interval * 4 + 30):
+                # A short lease: a replica that died hands its jobs over within
+                # seconds; a holder that slept longer (backoff) may lose one to
+                # another replica, which only means a poll done twice.
+                if not await self.store.claim(job_id, self._owner, interval * LEASE_POLLS + 1):
                     await self._sleep(interval)  # another replica polls it
                     continue
                 creds = await self._credentials(record)
