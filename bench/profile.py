@@ -2,7 +2,8 @@
 
 Starts the emulator and the sidecar as the bench does, runs one workload
 (`import` = the Titan import, `cache` = repeated single-text cache hits,
-`query` = single-text queries at 64 callers) while py-spy (from the bench
+`query` = single-text queries at 64 callers; `titan-real` and `cohere-real`
+= imports, 8 callers, against `bench.realsize`'s answers of real size) while py-spy (from the bench
 venv) samples the sidecar, then prints the functions with the largest
 inclusive and self share of the samples. The raw collapsed stacks are kept
 in bench/profile-WORKLOAD.txt for a closer look.
@@ -19,13 +20,15 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import realsize
 from bench.__main__ import EMULATOR_ARGS, SIDECAR_ARGS
 from bench.sidecar import import_texts, query_latencies, sync_cache_hits
-from bench.workload import TITAN, make_texts
-from tests.support import start_emulator, start_sidecar
+from bench.workload import COHERE, TITAN, make_texts
+from tests.support import sidecar_env, start_emulator, start_sidecar
 
 ROOT = Path(__file__).resolve().parent.parent
 PY_SPY = ROOT / "bench" / ".venv-peers" / "bin" / "py-spy"
+REAL = {"titan-real": (TITAN, 250), "cohere-real": (COHERE, 192)}
 
 
 def summarize(raw: str, top: int = 25) -> str:
@@ -55,7 +58,7 @@ def _short(frame: str) -> str:
     # that all samples of a function add up.
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
+    for marker in ("site-packages/", f"{ROOT}/", "python3.11/"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
@@ -74,6 +77,10 @@ def workload(kind: str, address: str, n: int, cached: list[str]) -> None:
     if kind == "import":
         texts = make_texts(n, f"prof-{time.time()}")
         asyncio.run(import_texts(address, TITAN, texts, batch=250, callers=8))
+    elif kind in REAL:
+        family, batch = REAL[kind]
+        texts = make_texts(n, f"prof-{kind}-{time.time()}")
+        asyncio.run(import_texts(address, family, texts, batch=batch, callers=8))
     elif kind == "cache":
         sync_cache_hits(address, (cached * (n // len(cached) + 1))[:n])
     else:
@@ -83,12 +90,14 @@ def workload(kind: str, address: str, n: int, cached: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile")
-    p.add_argument("workload", choices=("import", "cache", "query"))
+    p.add_argument("workload", choices=("import", "cache", "query", *REAL))
     p.add_argument("--n", type=int, default=5000)
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args(argv)
-    emulator = start_emulator(*EMULATOR_ARGS)
-    sidecar = start_sidecar(emulator, *SIDECAR_ARGS)
+    real = args.workload in REAL
+    emulator = realsize.start() if real else start_emulator(*EMULATOR_ARGS)
+    env = sidecar_env(None, AWS_ENDPOINT_URL_BEDROCK_RUNTIME=emulator.url) if real else None
+    sidecar = start_sidecar(emulator if not real else None, *SIDECAR_ARGS, env=env)
     raw_path = ROOT / "bench" / f"profile-{args.workload}.txt"
     try:
         cached = setup(args.workload, sidecar.grpc_address)
