@@ -59,9 +59,25 @@ def sidecar_cpu(url: str, family: Family, n: int, callers: int, batch: int) -> t
 def boto3_cpu(url: str, family: Family, n: int) -> float:
     python = str(PEERS_PY) if PEERS_PY.exists() else sys.executable
     out = subprocess.run(
-        [python, "-m", "bench.peers", "--peer", "boto3-pool", "--family", family.key,
-         "--url", url, "--prefix", f"cpu-boto3-{time.time()}", "--n", str(n)],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        [
+            python,
+            "-m",
+            "bench.peers",
+            "--peer",
+            "boto3-pool",
+            "--family",
+            family.key,
+            "--url",
+            url,
+            "--prefix",
+            f"cpu-boto3-{time.time()}",
+            "--n",
+            str(n),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
         env=sidecar_env(None),
     )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["cpu"])
