@@ -3,7 +3,8 @@
 - `cache_key`: SHA-256 over a canonical encoding of everything that changes a
   vector (caller identity, service, region, target, options, purpose, text).
   Nothing is stored in clear: the key is only a hash.
-- `MemoryLRU`: in-process, bounded by bytes, vectors held as float32.
+- `MemoryLRU`: in-process, bounded by bytes, vectors held as float32 bytes
+  (a hit is a read-only numpy view of them: no copy, no Python floats).
 - `RedisTier`: the shared tier replicas have in common. Any Redis failure is
   logged, counted and treated as a miss: a cache never fails a request.
 - `VectorCache`: the façade the engine uses: memory first, then Redis for the
@@ -33,6 +34,7 @@ from redis.exceptions import RedisError
 
 from vectorizer import metrics
 from vectorizer.types import EmbedOptions, Purpose
+from vectorizer.vectors import Vector
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +103,15 @@ def _plain(value: object) -> object:
     raise TypeError(f"cache_key cannot encode an option of type {type(value).__name__}")
 
 
-def encode_vector(vector: Sequence[float]) -> bytes:
+def encode_vector(vector: Sequence[float] | Vector) -> bytes:
     return np.asarray(vector, dtype=_DTYPE).tobytes()
 
 
-def decode_vector(blob: bytes) -> list[float] | None:
-    """The vector in `blob`, or None when it cannot be one (empty, torn)."""
+def decode_vector(blob: bytes) -> Vector | None:
+    """The vector in `blob` (a read-only view), or None when it cannot be one."""
     if not blob or len(blob) % _DTYPE.itemsize:
         return None
-    return np.frombuffer(blob, dtype=_DTYPE).tolist()  # type: ignore[no-any-return]
+    return np.frombuffer(blob, dtype=_DTYPE)
 
 
 _MEMORY_HIT = metrics.CACHE_REQUESTS.labels("memory", "hit")
@@ -143,16 +145,16 @@ class MemoryLRU:
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 
-    def get(self, key: str) -> list[float] | None:
+    def get(self, key: str) -> Vector | None:
         blob = self._entries.get(key)
         if blob is None:
             _MEMORY_MISS.inc()
             return None
         self._entries.move_to_end(key)
         _MEMORY_HIT.inc()
-        return np.frombuffer(blob, dtype=_DTYPE).tolist()  # type: ignore[no-any-return]
+        return np.frombuffer(blob, dtype=_DTYPE)
 
-    def put(self, key: str, vector: Sequence[float]) -> None:
+    def put(self, key: str, vector: Sequence[float] | Vector) -> None:
         blob = encode_vector(vector)
         size = self._cost(key, blob)
         self._drop(key)
@@ -219,7 +221,7 @@ class RedisTier:
         """False while the tier is skipped after a failure."""
         return self._clock() >= self._skip_until
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, list[float]]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, Vector]:
         wanted = list(dict.fromkeys(keys))
         if not wanted or not self.available:
             return {}
@@ -228,7 +230,7 @@ class RedisTier:
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             return {}
-        found: dict[str, list[float]] = {}
+        found: dict[str, Vector] = {}
         for key, blob in zip(wanted, blobs, strict=True):
             vector = decode_vector(blob) if blob is not None else None
             if vector is None:
@@ -238,7 +240,7 @@ class RedisTier:
                 found[key] = vector
         return found
 
-    async def put_many(self, items: Mapping[str, Sequence[float]], ttl_seconds: int | None) -> None:
+    async def put_many(self, items: Mapping[str, Vector], ttl_seconds: int | None) -> None:
         """Store `items`; a `ttl_seconds` of None or <= 0 stores without expiry."""
         if not items or not self.available:
             return
@@ -292,8 +294,8 @@ class VectorCache:
         )
         self.ttl_seconds = ttl_seconds
 
-    async def get_many(self, keys: list[str]) -> dict[str, list[float]]:
-        found: dict[str, list[float]] = {}
+    async def get_many(self, keys: list[str]) -> dict[str, Vector]:
+        found: dict[str, Vector] = {}
         misses: list[str] = []
         for key in dict.fromkeys(keys):
             vector = self.memory.get(key) if self.memory is not None else None
@@ -309,7 +311,7 @@ class VectorCache:
             found.update(shared)
         return found
 
-    async def put_many(self, items: dict[str, list[float]]) -> None:
+    async def put_many(self, items: Mapping[str, Vector]) -> None:
         if self.memory is not None:
             for key, vector in items.items():
                 self.memory.put(key, vector)

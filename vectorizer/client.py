@@ -3,7 +3,11 @@
 - `VectorizerClient` / `AsyncVectorizerClient`: `embed(texts)`,
   `embed_images(images)` (image file bytes, or `Image` / `Input` messages
   for S3 locations and text+image pairs) and `embed_objects(objects)` return
-  one vector per input, in order. Items that
+  one vector per input, in order, as lists of floats; `embed_array` and
+  `embed_objects_array` return the same as one float32 numpy matrix (a row
+  per input), asking the server for packed float32 vectors
+  (`VECTOR_FORMAT_PACKED_FLOAT32`): no Python float per component on either
+  side. Items that
   come back with a retryable item error (throttled, deadline, upstream
   unavailable), and whole requests refused with a retryable status
   (RESOURCE_EXHAUSTED, UNAVAILABLE), are sent again, only those items, with
@@ -38,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import grpc
+import numpy as np
+import numpy.typing as npt
 from google.protobuf import struct_pb2
 
 from vectorizer.balance import channel_options, replicas_target
@@ -58,9 +64,12 @@ __all__ = [
 ]
 
 PurposeName = Literal["document", "query"]
+Matrix = npt.NDArray[np.float32]
 Config = Mapping[str, Any] | pb.CollectionConfig
 RETRYABLE_STATUS = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE})
 DEFAULT_TIMEOUT = 60.0
+
+
 def _channel_target(address: str | Sequence[str], round_robin: bool | None) -> tuple[str, bool]:
     """(target, round_robin): a list of addresses means round robin over them."""
     if isinstance(address, str):
@@ -173,8 +182,9 @@ def _schema(schema: Mapping[str, Mapping[str, Any]] | None) -> list[pb.PropertyS
 class _Progress:
     """The retry bookkeeping shared by the sync and async clients."""
 
-    def __init__(self, count: int, policy: RetryPolicy, timeout: float):
-        self.vectors: list[list[float] | None] = [None] * count
+    def __init__(self, count: int, policy: RetryPolicy, timeout: float, packed: bool = False):
+        self.packed = packed
+        self.vectors: list[Any] = [None] * count  # lists of floats, or float32 bytes
         self.failures: dict[int, ItemFailure] = {}
         self.pending = list(range(count))
         self.policy = policy
@@ -189,7 +199,7 @@ class _Progress:
         still = []
         for index, result in zip(self.pending, response.results, strict=True):
             if result.HasField("vector"):
-                self.vectors[index] = list(result.vector.values)
+                self.vectors[index] = self._vector(result.vector)
                 self.failures.pop(index, None)
             else:
                 e = result.error
@@ -197,6 +207,14 @@ class _Progress:
                 if e.retryable:
                     still.append(index)
         self.pending = still
+
+    def _vector(self, vector: pb.Vector) -> Any:
+        if not self.packed:
+            return list(vector.values)
+        if vector.packed or not vector.values:
+            return vector.packed
+        # A server from before VectorFormat answers values whatever was asked.
+        return np.asarray(vector.values, dtype="<f4").tobytes()
 
     def absorb_status(self, exc: grpc.RpcError) -> None:
         code = exc.code()
@@ -212,12 +230,29 @@ class _Progress:
         delay = self.policy.delay(self.attempts - 1)
         return delay if delay < self.time_left() else None
 
-    def result(self) -> list[list[float]]:
+    def _check(self) -> None:
         if self.failures:
+            got = self.vectors
+            if self.packed:  # the error's vectors are lists of floats either way
+                got = [None if v is None else np.frombuffer(v, "<f4").tolist() for v in got]
             raise EmbeddingError(
-                sorted(self.failures.values(), key=lambda f: f.index), self.attempts, self.vectors
+                sorted(self.failures.values(), key=lambda f: f.index), self.attempts, got
             )
+
+    def result(self) -> list[list[float]]:
+        self._check()
         return [v for v in self.vectors if v is not None]
+
+    def matrix(self) -> Matrix:
+        """Every vector as a row of one float32 matrix (packed answers)."""
+        self._check()
+        blobs = [v for v in self.vectors if v is not None]
+        if not blobs:
+            return np.empty((0, 0), dtype=np.float32)
+        if len({len(b) for b in blobs}) != 1:
+            raise ValueError("the server answered vectors of different lengths")
+        flat = np.frombuffer(b"".join(blobs), dtype="<f4")
+        return flat.reshape(len(blobs), -1).astype(np.float32, copy=False)
 
 
 class _Base:
@@ -244,8 +279,11 @@ class _Base:
         collection: str | None,
         config: Config | None,
         purpose: PurposeName,
+        packed: bool = False,
     ) -> pb.VectorizeRequest:
-        request = pb.VectorizeRequest(texts=list(texts), purpose=to_purpose(purpose))
+        request = pb.VectorizeRequest(
+            texts=list(texts), purpose=to_purpose(purpose), vector_format=_format(packed)
+        )
         if config is None and collection is None:
             config, collection = self.config, self.collection
         _target(request, collection, config)
@@ -274,12 +312,14 @@ class _Base:
         collection: str | None,
         config: Config | None,
         purpose: PurposeName,
+        packed: bool = False,
     ) -> pb.VectorizeObjectsRequest:
         request = pb.VectorizeObjectsRequest(
             objects=[pb.VectorizeObject(properties=_struct(o)) for o in objects],
             class_name=class_name,
             property_schema=_schema(schema),
             purpose=to_purpose(purpose),
+            vector_format=_format(packed),
         )
         if config is None and collection is None:
             config, collection = self.config, self.collection
@@ -297,6 +337,10 @@ def _input(item: bytes | pb.Image | pb.Input) -> pb.Input:
     if isinstance(item, pb.Image):
         return pb.Input(image=item)
     return pb.Input(image=pb.Image(data=bytes(item)))
+
+
+def _format(packed: bool) -> pb.VectorFormat:
+    return pb.VECTOR_FORMAT_PACKED_FLOAT32 if packed else pb.VECTOR_FORMAT_VALUES
 
 
 def _subset(request: Any, pending: list[int], full: Sequence[Any]) -> Any:
@@ -358,7 +402,29 @@ class VectorizerClient(_Base):
         if not texts:
             return []
         request = self._texts_request(texts, collection, config, purpose)
-        return self._run(self._stub.Vectorize, request, list(request.texts), credentials, timeout)
+        progress = self._run(
+            self._stub.Vectorize, request, list(request.texts), credentials, timeout
+        )
+        return progress.result()
+
+    def embed_array(
+        self,
+        texts: Sequence[str],
+        *,
+        collection: str | None = None,
+        config: Config | None = None,
+        purpose: PurposeName = "document",
+        credentials: Credentials | None = None,
+        timeout: float | None = None,
+    ) -> Matrix:
+        """`embed`, as a float32 matrix with one row per text."""
+        if not texts:
+            return np.empty((0, 0), dtype=np.float32)
+        request = self._texts_request(texts, collection, config, purpose, packed=True)
+        progress = self._run(
+            self._stub.Vectorize, request, list(request.texts), credentials, timeout, True
+        )
+        return progress.matrix()
 
     def embed_images(
         self,
@@ -373,7 +439,9 @@ class VectorizerClient(_Base):
         if not images:
             return []
         request = self._inputs_request(images, collection, config, purpose)
-        return self._run(self._stub.Vectorize, request, list(request.inputs), credentials, timeout)
+        return self._run(
+            self._stub.Vectorize, request, list(request.inputs), credentials, timeout
+        ).result()
 
     def embed_objects(
         self,
@@ -391,7 +459,29 @@ class VectorizerClient(_Base):
             return []
         request = self._objects_request(objects, class_name, schema, collection, config, purpose)
         full = list(request.objects)
-        return self._run(self._stub.VectorizeObjects, request, full, credentials, timeout)
+        return self._run(self._stub.VectorizeObjects, request, full, credentials, timeout).result()
+
+    def embed_objects_array(
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        *,
+        class_name: str,
+        schema: Mapping[str, Mapping[str, Any]] | None = None,
+        collection: str | None = None,
+        config: Config | None = None,
+        purpose: PurposeName = "document",
+        credentials: Credentials | None = None,
+        timeout: float | None = None,
+    ) -> Matrix:
+        """`embed_objects`, as a float32 matrix with one row per object."""
+        if not objects:
+            return np.empty((0, 0), dtype=np.float32)
+        request = self._objects_request(
+            objects, class_name, schema, collection, config, purpose, packed=True
+        )
+        full = list(request.objects)
+        progress = self._run(self._stub.VectorizeObjects, request, full, credentials, timeout, True)
+        return progress.matrix()
 
     def meta(self, timeout: float | None = None) -> pb.GetMetaResponse:
         """The server's description: version, families, loaded collections."""
@@ -414,8 +504,9 @@ class VectorizerClient(_Base):
         full: Sequence[Any],
         credentials: Credentials | None,
         timeout: float | None,
-    ) -> list[list[float]]:
-        progress = _Progress(len(full), self.retry, timeout or self.timeout)
+        packed: bool = False,
+    ) -> _Progress:
+        progress = _Progress(len(full), self.retry, timeout or self.timeout, packed)
         md = self._md(credentials)
         while True:
             progress.attempts += 1
@@ -430,7 +521,7 @@ class VectorizerClient(_Base):
                 progress.absorb_status(exc)
             delay = progress.next_delay()
             if delay is None:
-                return progress.result()
+                return progress
             time.sleep(delay)
 
     def close(self) -> None:
@@ -490,9 +581,29 @@ class AsyncVectorizerClient(_Base):
         if not texts:
             return []
         request = self._texts_request(texts, collection, config, purpose)
-        return await self._run(
+        progress = await self._run(
             self._stub.Vectorize, request, list(request.texts), credentials, timeout
         )
+        return progress.result()
+
+    async def embed_array(
+        self,
+        texts: Sequence[str],
+        *,
+        collection: str | None = None,
+        config: Config | None = None,
+        purpose: PurposeName = "document",
+        credentials: Credentials | None = None,
+        timeout: float | None = None,
+    ) -> Matrix:
+        """`embed`, as a float32 matrix with one row per text."""
+        if not texts:
+            return np.empty((0, 0), dtype=np.float32)
+        request = self._texts_request(texts, collection, config, purpose, packed=True)
+        progress = await self._run(
+            self._stub.Vectorize, request, list(request.texts), credentials, timeout, True
+        )
+        return progress.matrix()
 
     async def embed_images(
         self,
@@ -508,7 +619,8 @@ class AsyncVectorizerClient(_Base):
             return []
         request = self._inputs_request(images, collection, config, purpose)
         full = list(request.inputs)
-        return await self._run(self._stub.Vectorize, request, full, credentials, timeout)
+        progress = await self._run(self._stub.Vectorize, request, full, credentials, timeout)
+        return progress.result()
 
     async def embed_objects(
         self,
@@ -526,7 +638,32 @@ class AsyncVectorizerClient(_Base):
             return []
         request = self._objects_request(objects, class_name, schema, collection, config, purpose)
         full = list(request.objects)
-        return await self._run(self._stub.VectorizeObjects, request, full, credentials, timeout)
+        progress = await self._run(self._stub.VectorizeObjects, request, full, credentials, timeout)
+        return progress.result()
+
+    async def embed_objects_array(
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        *,
+        class_name: str,
+        schema: Mapping[str, Mapping[str, Any]] | None = None,
+        collection: str | None = None,
+        config: Config | None = None,
+        purpose: PurposeName = "document",
+        credentials: Credentials | None = None,
+        timeout: float | None = None,
+    ) -> Matrix:
+        """`embed_objects`, as a float32 matrix with one row per object."""
+        if not objects:
+            return np.empty((0, 0), dtype=np.float32)
+        request = self._objects_request(
+            objects, class_name, schema, collection, config, purpose, packed=True
+        )
+        full = list(request.objects)
+        progress = await self._run(
+            self._stub.VectorizeObjects, request, full, credentials, timeout, True
+        )
+        return progress.matrix()
 
     async def _run(
         self,
@@ -535,8 +672,9 @@ class AsyncVectorizerClient(_Base):
         full: Sequence[Any],
         credentials: Credentials | None,
         timeout: float | None,
-    ) -> list[list[float]]:
-        progress = _Progress(len(full), self.retry, timeout or self.timeout)
+        packed: bool = False,
+    ) -> _Progress:
+        progress = _Progress(len(full), self.retry, timeout or self.timeout, packed)
         md = self._md(credentials)
         while True:
             progress.attempts += 1
@@ -551,7 +689,7 @@ class AsyncVectorizerClient(_Base):
                 progress.absorb_status(exc)
             delay = progress.next_delay()
             if delay is None:
-                return progress.result()
+                return progress
             await asyncio.sleep(delay)
 
     async def close(self) -> None:

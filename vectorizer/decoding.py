@@ -16,7 +16,8 @@ raise:
 - `unwrap(request)`: the servicer's side: (message, bad item indexes), or a
   `VectorizerError` for an undecodable request.
 - `add_vectorizer_service(servicer, server)`: registers the service with
-  these deserializers (in place of the generated `add_..._to_server`).
+  these deserializers (in place of the generated `add_..._to_server`), and
+  with `encoding.serialize_response` for the responses built as bytes.
 - `DecodeGuardInterceptor`: the same promise for the services we did not
   write (health, reflection): a request that does not parse is answered
   INVALID_ARGUMENT instead of UNKNOWN.
@@ -32,6 +33,7 @@ from typing import Any, Generic, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from vectorizer.encoding import serialize_response
 from vectorizer.errors import Kind, VectorizerError
 from vectorizer.v1 import internal_pb2 as ib
 from vectorizer.v1 import vectorizer_pb2 as pb
@@ -123,7 +125,9 @@ def decode_vectorize(
     try:
         mirror = ib.VectorizeRequestBytes.FromString(data)
         texts, bad_texts = _texts(mirror.texts)
-        message = pb.VectorizeRequest(texts=texts, purpose=mirror.purpose)
+        message = pb.VectorizeRequest(
+            texts=texts, purpose=mirror.purpose, vector_format=mirror.vector_format
+        )
         bad = set(bad_texts)
         for i, raw in enumerate(mirror.inputs):
             try:
@@ -151,7 +155,9 @@ def decode_vectorize_objects(
     try:
         mirror = ib.VectorizeObjectsRequestBytes.FromString(data)
         message = pb.VectorizeObjectsRequest(
-            class_name=_text(mirror.class_name, "the class name"), purpose=mirror.purpose
+            class_name=_text(mirror.class_name, "the class name"),
+            purpose=mirror.purpose,
+            vector_format=mirror.vector_format,
         )
         for i, raw in enumerate(mirror.property_schema):
             message.property_schema.append(_parse(pb.PropertySchema, raw, f"property_schema[{i}]"))
@@ -185,12 +191,12 @@ def add_vectorizer_service(servicer: Any, server: grpc.aio.Server) -> None:
         "Vectorize": grpc.unary_unary_rpc_method_handler(
             servicer.Vectorize,
             request_deserializer=decode_vectorize,
-            response_serializer=pb.VectorizeResponse.SerializeToString,
+            response_serializer=serialize_response,
         ),
         "VectorizeObjects": grpc.unary_unary_rpc_method_handler(
             servicer.VectorizeObjects,
             request_deserializer=decode_vectorize_objects,
-            response_serializer=pb.VectorizeResponse.SerializeToString,
+            response_serializer=serialize_response,
         ),
         "ValidateConfig": grpc.unary_unary_rpc_method_handler(
             servicer.ValidateConfig,

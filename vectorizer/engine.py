@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from typing import cast
 
 from vectorizer import metrics
 from vectorizer.backends.base import Backend, Prepared
-from vectorizer.backends.families import l2_normalize
 from vectorizer.cache import VectorCache, cache_key
 from vectorizer.config import ResolvedConfig
 from vectorizer.dimensions import DimensionMemory
@@ -41,6 +39,7 @@ from vectorizer.ratelimit import AdaptiveLimiter, LimiterRegistry
 from vectorizer.retry import RetryPolicy, backoff_delay
 from vectorizer.transport import AwsCredentials
 from vectorizer.types import ItemError, ItemResult, Purpose
+from vectorizer.vectors import Matrix, Vector, all_finite, l2_normalize_rows
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +167,7 @@ class Engine:
         run = _Run(self, backend, prepared, purpose, credentials, deadline, label)
         batch_results = await _gather_or_raise([run.batch(b) for b in batches])
 
-        fresh: dict[str, list[float]] = {}
+        fresh: dict[str, Vector] = {}
         for batch, outcome in zip(batches, batch_results, strict=True):
             for text, result in zip(batch, outcome, strict=True):
                 found[text] = result
@@ -222,7 +221,7 @@ class _Run:
         while True:
             try:
                 vectors = await self._call(texts)
-                return [ItemResult.ok(v) for v in vectors]
+                return list(map(ItemResult.ok, vectors))
             except UpstreamError as exc:
                 if exc.kind in FATAL_KINDS:
                     raise
@@ -247,7 +246,7 @@ class _Run:
             except _NoTime as exc:
                 return [ItemResult.fail(exc.error)] * len(texts)
 
-    async def _call(self, texts: list[Item]) -> list[list[float]]:
+    async def _call(self, texts: list[Item]) -> Matrix:
         service, label = self.prepared.service, self.label
         region = metrics.region_label(self.prepared.region)
         left = self.time_left()
@@ -292,19 +291,20 @@ class _Run:
             metrics.BATCH_SIZE.labels(service, label).observe(len(texts))
             metrics.RATE_LIMIT.labels(service, label).set(self.limiter.rate)
 
-    def _check_learned_dimension(self, vectors: list[list[float]]) -> None:
+    def _check_learned_dimension(self, vectors: Matrix) -> None:
         """Without a configured dimension, the target must answer the length it
         answered before: a single-vector answer has nothing else to agree with."""
         p = self.prepared
-        if p.dimensions or not vectors:
+        if p.dimensions or not len(vectors):
             return
         key = (p.service, p.region, p.cache_target, p.config.options)
-        expected = self.e._dimensions.check(key, len(vectors[0]))
+        got = vectors.shape[1]
+        expected = self.e._dimensions.check(key, got)
         if expected is not None:
             raise transport_error(
                 "bad_response",
                 f"expected dimension {expected} (as this target answered before), "
-                f"got {len(vectors[0])}",
+                f"got {got}",
                 target=p.target,
             )
 
@@ -314,28 +314,24 @@ class _NoTime(Exception):
         self.error = error
 
 
-def _checked(vectors: list[list[float]], count: int, prepared: Prepared) -> list[list[float]]:
-    """Refuse a wrong answer rather than store a wrong vector."""
-    if len(vectors) != count:
+def _checked(vectors: Matrix, count: int, prepared: Prepared) -> Matrix:
+    """Refuse a wrong answer rather than store a wrong vector (whole batch at once)."""
+    if vectors.ndim != 2 or len(vectors) != count:
         raise transport_error(
             "bad_response", f"expected {count} vectors, got {len(vectors)}", target=prepared.target
         )
-    expected = prepared.dimensions or len(vectors[0])
-    for v in vectors:
-        if len(v) != expected:
-            raise transport_error(
-                "bad_response",
-                f"expected dimension {expected}, got {len(v)}",
-                target=prepared.target,
-            )
-        # sum() is NaN or infinite when any value is (C speed); only then, or
-        # on an overflow of huge finite values, check value by value.
-        if not math.isfinite(sum(v)) and not all(math.isfinite(x) for x in v):
-            raise transport_error(
-                "bad_response", "vector has NaN or infinite values", target=prepared.target
-            )
+    got = vectors.shape[1]
+    expected = prepared.dimensions or got
+    if got != expected:
+        raise transport_error(
+            "bad_response", f"expected dimension {expected}, got {got}", target=prepared.target
+        )
+    if not all_finite(vectors):
+        raise transport_error(
+            "bad_response", "vector has NaN or infinite values", target=prepared.target
+        )
     if prepared.client_normalize:
-        return [l2_normalize(v) for v in vectors]
+        return l2_normalize_rows(vectors)
     return vectors
 
 

@@ -38,6 +38,7 @@ from vectorizer.config import ResolvedConfig
 from vectorizer.inputs import Item
 from vectorizer.media import decode_image_string, image_from_bytes
 from vectorizer.types import ItemError, ItemResult
+from vectorizer.vectors import Vector
 
 BLANK_MULTI = ItemError(
     "BLANK_TEXT",
@@ -91,13 +92,13 @@ def _image(name: str, value: str) -> tuple[Item, ItemError | None]:
     return image, None
 
 
-def combine(vectors: Sequence[Sequence[float]], config: ResolvedConfig) -> list[float]:
+def combine(vectors: Sequence[Sequence[float] | Vector], config: ResolvedConfig) -> Vector:
     stack = np.asarray(vectors, dtype=np.float64)
     weights = np.asarray(config.text_weights + config.image_weights, dtype=np.float64)
     if weights.size:
         weights = (weights / weights.sum())[: len(stack)]
         stack = stack * weights[:, None]
-    return (stack.sum(axis=0) / len(stack)).tolist()
+    return (stack.sum(axis=0) / len(stack)).astype(np.float32)
 
 
 def assemble(

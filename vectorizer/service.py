@@ -30,6 +30,7 @@ from vectorizer.config import (
     resolve,
 )
 from vectorizer.decoding import Lenient, Undecodable, unwrap
+from vectorizer.encoding import EncodedResponse, encode_response
 from vectorizer.errors import GRPC_STATUS, ConfigError, Kind, VectorizerError
 from vectorizer.inputs import Item, describe, item_bytes, items_from_request
 from vectorizer.multi2vec import assemble, object_parts
@@ -78,27 +79,6 @@ def credentials_from_metadata(metadata: Sequence[tuple[str, Any]] | None) -> Aws
             "x-aws-access-key and x-aws-secret-key must be sent together",
         )
     return AwsCredentials(str(access), str(secret), values.get("x-aws-session-token") or None)
-
-
-def results_to_proto(
-    results: Sequence[ItemResult], clean: Callable[[str], str] = str
-) -> list[pb.Result]:
-    out = []
-    for r in results:
-        if r.vector is not None:
-            out.append(pb.Result(vector=pb.Vector(values=r.vector)))
-        else:
-            assert r.error is not None
-            out.append(
-                pb.Result(
-                    error=pb.ItemError(
-                        code=r.error.code,
-                        message=clean(r.error.message),
-                        retryable=r.error.retryable,
-                    )
-                )
-            )
-    return out
 
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -225,7 +205,8 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         context: grpc.aio.ServicerContext,
         info: dict[str, Any],
         refused: dict[int, ItemError] | None = None,
-    ) -> pb.VectorizeResponse:
+        vector_format: int = pb.VECTOR_FORMAT_VALUES,
+    ) -> EncodedResponse:
         """Embed `texts`; items in `refused` get their error and skip the engine."""
         refused = refused or {}
         if self.app.settings.log_inputs:
@@ -238,11 +219,8 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         todo = [i for i in range(len(texts)) if i not in refused]
         if not todo:
             results = [ItemResult.fail(refused[i]) for i in range(len(texts))]
-            return pb.VectorizeResponse(
-                results=results_to_proto(results),
-                model=prepared.target,
-                dimensions=prepared.dimensions or 0,
-                usage=pb.Usage(),
+            return encode_response(
+                results, model=prepared.target, dimensions=prepared.dimensions or 0
             )
         credentials = await self._credentials(context)
         outcome = await self.app.engine.embed(
@@ -256,11 +234,13 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             ]
             for i, result in zip(todo, outcome.results, strict=True):
                 merged[i] = result
-        return pb.VectorizeResponse(
-            results=results_to_proto(merged, scrubber(context.invocation_metadata())),
+        return encode_response(
+            merged,
             model=outcome.model,
             dimensions=outcome.dimensions,
-            usage=pb.Usage(input_tokens=outcome.input_tokens),
+            input_tokens=outcome.input_tokens,
+            vector_format=vector_format,
+            clean=scrubber(context.invocation_metadata()),
         )
 
     # -- RPCs --------------------------------------------------------------
@@ -269,8 +249,8 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         self,
         request: pb.VectorizeRequest | Lenient[pb.VectorizeRequest] | Undecodable,
         context: grpc.aio.ServicerContext,
-    ) -> pb.VectorizeResponse:
-        async def run(info: dict[str, Any]) -> pb.VectorizeResponse:
+    ) -> EncodedResponse:
+        async def run(info: dict[str, Any]) -> EncodedResponse:
             msg: pb.VectorizeRequest
             msg, not_utf8 = unwrap(request)
             cfg, info["collection"] = self._config_message(msg)
@@ -281,7 +261,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
             for i, error in refused_inputs.items():
                 refused.setdefault(i, error)
             purpose = to_purpose(msg.purpose)
-            return await self._embed(texts, purpose, cfg, context, info, refused)
+            return await self._embed(texts, purpose, cfg, context, info, refused, msg.vector_format)
 
         return await self._observe("Vectorize", context, run)
 
@@ -289,8 +269,8 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         self,
         request: pb.VectorizeObjectsRequest | Lenient[pb.VectorizeObjectsRequest] | Undecodable,
         context: grpc.aio.ServicerContext,
-    ) -> pb.VectorizeResponse:
-        async def run(info: dict[str, Any]) -> pb.VectorizeResponse:
+    ) -> EncodedResponse:
+        async def run(info: dict[str, Any]) -> EncodedResponse:
             msg: pb.VectorizeObjectsRequest
             msg, not_utf8 = unwrap(request)
             cfg, info["collection"] = self._config_message(msg)
@@ -311,7 +291,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
                 {i: BLANK_OBJECT for i, t in enumerate(texts) if i not in refused and is_blank(t)}
             )
             purpose = to_purpose(msg.purpose)
-            return await self._embed(texts, purpose, cfg, context, info, refused)
+            return await self._embed(texts, purpose, cfg, context, info, refused, msg.vector_format)
 
         return await self._observe("VectorizeObjects", context, run)
 
@@ -322,7 +302,7 @@ class VectorizerService(pb_grpc.VectorizerServicer):
         config: ResolvedConfig,
         context: grpc.aio.ServicerContext,
         info: dict[str, Any],
-    ) -> pb.VectorizeResponse:
+    ) -> EncodedResponse:
         """multi2vec rules: every field embedded alone, combined per object."""
         parts: list[list[Item]] = []
         refused: dict[int, ItemError] = {}
@@ -352,11 +332,13 @@ class VectorizerService(pb_grpc.VectorizerServicer):
                 prepared, flat, to_purpose(msg.purpose), credentials, self._deadline(context)
             )
         results = assemble(parts, refused, outcome.results if outcome else [], config)
-        return pb.VectorizeResponse(
-            results=results_to_proto(results, scrubber(context.invocation_metadata())),
+        return encode_response(
+            results,
             model=prepared.target,
             dimensions=outcome.dimensions if outcome else (prepared.dimensions or 0),
-            usage=pb.Usage(input_tokens=outcome.input_tokens if outcome else 0),
+            input_tokens=outcome.input_tokens if outcome else 0,
+            vector_format=msg.vector_format,
+            clean=scrubber(context.invocation_metadata()),
         )
 
     async def ValidateConfig(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from vectorizer.vectors import Matrix, Vector
+
 
 class Purpose(enum.Enum):
     DOCUMENT = "document"
@@ -48,13 +50,13 @@ class ItemError:
 
 @dataclass
 class ItemResult:
-    """Exactly one of `vector` / `error` is set."""
+    """Exactly one of `vector` (float32) / `error` is set."""
 
-    vector: list[float] | None = None
+    vector: Vector | None = None
     error: ItemError | None = None
 
     @staticmethod
-    def ok(vector: list[float]) -> ItemResult:
+    def ok(vector: Vector) -> ItemResult:
         return ItemResult(vector=vector)
 
     @staticmethod
@@ -64,9 +66,9 @@ class ItemResult:
 
 @dataclass
 class BatchResult:
-    """One upstream call's outcome: one vector per input text, in order."""
+    """One upstream call's outcome: one float32 row per input text, in order."""
 
-    vectors: list[list[float]]
+    vectors: Matrix
     input_tokens: int | None = None
     # Per-text errors reported by the upstream inside a successful call.
     errors: dict[int, ItemError] = field(default_factory=dict)

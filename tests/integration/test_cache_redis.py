@@ -88,6 +88,11 @@ def _key(text: str) -> str:
     )
 
 
+def _lists(found: dict) -> dict:
+    """Cached vectors (float32 arrays) as lists, for comparing."""
+    return {k: v.tolist() for k, v in found.items()}
+
+
 def _f32(vector: list[float]) -> list[float]:
     return np.asarray(vector, dtype=np.float32).tolist()  # type: ignore[no-any-return]
 
@@ -100,7 +105,7 @@ async def test_round_trip_through_redis_only(redis_server: RedisServer) -> None:
     cache = VectorCache(max_bytes=0, redis_url=redis_server.url)
     items = {_key("a"): [0.1, 0.2, 0.3], _key("b"): [-1.5] * 1024}
     await cache.put_many(items)
-    got = await cache.get_many([_key("a"), _key("b"), _key("missing")])
+    got = _lists(await cache.get_many([_key("a"), _key("b"), _key("missing")]))
     assert got == {k: _f32(v) for k, v in items.items()}
     await cache.close()
 
@@ -125,7 +130,7 @@ async def test_two_replicas_share_the_redis_tier(redis_server: RedisServer) -> N
     hits = _sample("vectorizer_cache_requests_total", tier="redis", result="hit")
     await one.put_many({_key("shared"): [0.5, 0.25]})
     assert two.memory is not None and _key("shared") not in two.memory
-    assert await two.get_many([_key("shared")]) == {_key("shared"): [0.5, 0.25]}
+    assert _lists(await two.get_many([_key("shared")])) == {_key("shared"): [0.5, 0.25]}
     assert _sample("vectorizer_cache_requests_total", tier="redis", result="hit") == hits + 1
     assert _key("shared") in two.memory  # filled from Redis: next read stays local
     await one.close()
@@ -135,14 +140,14 @@ async def test_two_replicas_share_the_redis_tier(redis_server: RedisServer) -> N
 async def test_redis_down_mid_test_means_misses_not_failures(redis_server: RedisServer) -> None:
     cache = VectorCache(max_bytes=0, redis_url=redis_server.url, redis_error_backoff=0.2)
     await cache.put_many({_key("a"): [1.0]})
-    assert await cache.get_many([_key("a")]) == {_key("a"): [1.0]}
+    assert _lists(await cache.get_many([_key("a")])) == {_key("a"): [1.0]}
     errors = _sample("vectorizer_cache_errors_total", tier="redis", op="get")
 
     redis_server.stop()
     started = time.monotonic()
-    assert await cache.get_many([_key("a")]) == {}
+    assert _lists(await cache.get_many([_key("a")])) == {}
     await cache.put_many({_key("b"): [2.0]})  # dropped, not raised
-    assert await cache.get_many([_key("a"), _key("b")]) == {}
+    assert _lists(await cache.get_many([_key("a"), _key("b")])) == {}
     assert time.monotonic() - started < 2.0
     assert _sample("vectorizer_cache_errors_total", tier="redis", op="get") == errors + 1
 
@@ -151,14 +156,14 @@ async def test_redis_down_mid_test_means_misses_not_failures(redis_server: Redis
     redis_server.start()
     await asyncio.sleep(0.25)
     await cache.put_many({_key("c"): [3.0]})
-    assert await cache.get_many([_key("c")]) == {_key("c"): [3.0]}
+    assert _lists(await cache.get_many([_key("c")])) == {_key("c"): [3.0]}
     await cache.close()
 
 
 async def test_unreachable_redis_at_start_is_not_fatal() -> None:
     cache = VectorCache(max_bytes=1 << 20, redis_url=f"redis://127.0.0.1:{_free_port()}/0")
     await cache.put_many({_key("a"): [1.0]})
-    assert await cache.get_many([_key("a"), _key("b")]) == {_key("a"): [1.0]}
+    assert _lists(await cache.get_many([_key("a"), _key("b")])) == {_key("a"): [1.0]}
     await cache.close()
 
 
@@ -170,10 +175,10 @@ async def test_a_silent_redis_costs_a_short_timeout_then_is_skipped() -> None:
         url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
         cache = VectorCache(max_bytes=0, redis_url=url, redis_socket_timeout=0.2)
         started = time.monotonic()
-        assert await cache.get_many([_key("a")]) == {}
+        assert _lists(await cache.get_many([_key("a")])) == {}
         first = time.monotonic() - started
         assert first < 1.5
         started = time.monotonic()
-        assert await cache.get_many([_key("a")]) == {}  # inside the error backoff
+        assert _lists(await cache.get_many([_key("a")])) == {}  # inside the error backoff
         assert time.monotonic() - started < 0.05
         await cache.close()

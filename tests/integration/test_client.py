@@ -158,3 +158,49 @@ def test_per_request_credentials(sidecar: Sidecar, emulator: Emulator) -> None:
         c.embed(["client creds"])
     rec = emulator.requests()[-1]
     assert rec["access_key_id"] == "AKIDCLIENT00042" and rec["has_session_token"] is True
+
+
+# -- packed float32 vectors -----------------------------------------------------
+
+
+def test_packed_form_over_the_real_server(sidecar: Sidecar, stub) -> None:
+    texts = ["packed one", "", "packed two"]
+    config = pb.CollectionConfig(region="us-east-1", model=TITAN["model"], dimensions=256)
+    values = stub.Vectorize(pb.VectorizeRequest(texts=texts, config=config))
+    packed = stub.Vectorize(
+        pb.VectorizeRequest(
+            texts=texts, config=config, vector_format=pb.VECTOR_FORMAT_PACKED_FLOAT32
+        )
+    )
+    assert packed.dimensions == values.dimensions == 256
+    for v, p in zip(values.results, packed.results, strict=True):
+        assert v.WhichOneof("outcome") == p.WhichOneof("outcome")
+        if v.HasField("vector"):
+            assert not p.vector.values and len(p.vector.packed) == 4 * 256
+            assert np.frombuffer(p.vector.packed, "<f4").tolist() == list(v.vector.values)
+            assert not v.vector.packed  # the default stays `values`
+        else:
+            assert p.error.code == v.error.code == "BLANK_TEXT"
+
+
+async def test_client_arrays_match_lists(sidecar: Sidecar, emulator: Emulator) -> None:
+    texts = ["array client a", "array client b"]
+    with VectorizerClient(sidecar.grpc_address, config=TITAN) as c:
+        lists = c.embed(texts)
+        matrix = c.embed_array(texts)
+        objects = c.embed_objects_array([{"title": "Array Obj"}], class_name="Thing")
+    assert matrix.dtype == np.float32 and matrix.shape == (2, 256)
+    assert matrix.tolist() == lists
+    np.testing.assert_allclose(matrix[1], deterministic_vector("array client b", 256), atol=1e-6)
+    assert objects.shape == (1, 256)
+    async with AsyncVectorizerClient(sidecar.grpc_address, config=TITAN) as ac:
+        again = await ac.embed_array(texts)
+        async_objects = await ac.embed_objects_array([{"title": "Array Obj"}], class_name="Thing")
+    assert again.tolist() == lists and async_objects.tolist() == objects.tolist()
+
+
+def test_packed_progress_reads_a_server_that_only_answers_values() -> None:
+    p = _Progress(2, RetryPolicy(), timeout=10, packed=True)
+    p.attempts = 1
+    p.absorb(pb.VectorizeResponse(results=[vec(1.0, 2.5), vec(0.5, -1.0)]))
+    assert p.matrix().tolist() == [[1.0, 2.5], [0.5, -1.0]]

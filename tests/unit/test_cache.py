@@ -126,7 +126,9 @@ def test_vectors_round_trip_as_float32() -> None:
     blob = encode_vector(vector)
     assert len(blob) == 16
     assert blob == np.array(vector, dtype="<f4").tobytes()
-    assert decode_vector(blob) == np.array(vector, dtype=np.float32).tolist()
+    decoded = decode_vector(blob)
+    assert decoded is not None and decoded.dtype == np.float32
+    assert decoded.tolist() == np.array(vector, dtype=np.float32).tolist()
     assert decode_vector(b"") is None
     assert decode_vector(b"\x00\x00\x00") is None
 
@@ -149,7 +151,7 @@ def test_lru_order_and_eviction_count() -> None:
     for i in range(3):
         lru.put(k_(i), [float(i)] * 4)
     assert len(lru) == 3 and lru.evictions == 0
-    assert lru.get(k_(0)) == [0.0] * 4  # 0 is now the most recently used
+    assert _listed(lru.get(k_(0))) == [0.0] * 4  # 0 is now the most recently used
     lru.put(k_(3), [3.0] * 4)
     assert k_(1) not in lru and lru.get(k_(1)) is None
     assert [k in lru for k in map(k_, (0, 2, 3))] == [True, True, True]
@@ -164,7 +166,7 @@ def test_replacing_a_key_adjusts_bytes() -> None:
     lru.put(k_(1), [1.0] * 4)
     lru.put(k_(1), [1.0] * 8)
     assert len(lru) == 1 and lru.bytes_used == entry_cost(8)
-    assert lru.get(k_(1)) == [1.0] * 8
+    assert _listed(lru.get(k_(1))) == [1.0] * 8
 
 
 def test_an_entry_larger_than_the_bound_is_not_stored() -> None:
@@ -188,7 +190,7 @@ def test_bytes_never_exceed_the_bound(max_bytes: int, ops: list[tuple[bool, int,
             sizes[k_(i)] = dims
         else:
             got = lru.get(k_(i))
-            assert got is None or got == [float(i)] * sizes[k_(i)]
+            assert got is None or got.tolist() == [float(i)] * sizes[k_(i)]
         assert lru.bytes_used <= max_bytes
         held = [k for k in sizes if k in lru]
         assert lru.bytes_used == sum(entry_cost(sizes[k]) for k in held)
@@ -221,15 +223,20 @@ def test_memory_metrics_move() -> None:
 
 async def test_vector_cache_memory_only() -> None:
     cache = VectorCache(max_bytes=1 << 20)
-    await cache.put_many({k_(1): [0.5, 0.25], k_(2): [1.0]})
+    await cache.put_many({k_(1): np.array([0.5, 0.25], "f4"), k_(2): np.array([1.0], "f4")})
     got = await cache.get_many([k_(1), k_(2), k_(3), k_(1)])
-    assert got == {k_(1): [0.5, 0.25], k_(2): [1.0]}
+    assert {k: v.tolist() for k, v in got.items()} == {k_(1): [0.5, 0.25], k_(2): [1.0]}
     await cache.close()
 
 
 async def test_zero_bytes_disables_memory_caching() -> None:
     cache = VectorCache(max_bytes=0)
     assert cache.memory is None
-    await cache.put_many({k_(1): [0.5]})
+    await cache.put_many({k_(1): np.array([0.5], "f4")})
     assert await cache.get_many([k_(1)]) == {}
     await cache.close()
+
+
+def _listed(vector: object) -> object:
+    """A cached vector (a float32 array) as a list, for comparing; None stays None."""
+    return None if vector is None else vector.tolist()  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -353,8 +354,8 @@ V = [0.5, -1, 2.25]
 )
 def test_parse_documented_shapes(family, body, count, tokens):
     parsed = codec(family).parse_response(body, count)
-    assert parsed.vectors == [[0.5, -1.0, 2.25]] * count
-    assert all(isinstance(x, float) for v in parsed.vectors for x in v)
+    assert parsed.vectors.dtype == np.float32 and parsed.vectors.shape == (count, 3)
+    assert parsed.vectors.tolist() == [[0.5, -1.0, 2.25]] * count
     assert parsed.input_tokens == tokens
 
 
@@ -429,17 +430,20 @@ def test_needs_client_normalize(family, normalize, expected):
 
 
 def test_l2_normalize_examples():
-    assert l2_normalize([3.0, 4.0]) == [0.6, 0.8]
-    assert l2_normalize([0.0, 0.0, 0.0]) == [0.0, 0.0, 0.0]
+    # float32 out: the precision the contract carries.
+    assert l2_normalize([3.0, 4.0]).tolist() == np.array([0.6, 0.8], "f4").tolist()
+    assert l2_normalize([0.0, 0.0, 0.0]).tolist() == [0.0, 0.0, 0.0]
 
 
 @given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=64))
 def test_l2_normalize_gives_unit_or_zero_vectors(vector):
     out = l2_normalize(vector)
     assert len(out) == len(vector)
-    norm = math.sqrt(sum(x * x for x in out))
+    assert out.dtype == np.float32
+    norm = math.sqrt(sum(float(x) ** 2 for x in out))
     if any(vector):
-        assert norm == pytest.approx(1.0, rel=1e-9)
+        # float32 components: unit length to float32 precision.
+        assert norm == pytest.approx(1.0, rel=1e-6)
     else:
         assert norm == 0.0
 

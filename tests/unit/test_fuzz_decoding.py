@@ -41,10 +41,12 @@ def _utf8(raw: bytes) -> bool:
 
 
 @FUZZ
-@given(texts=st.lists(raw_texts, max_size=8), purpose=st.integers(-5, 5))
-def test_vectorize_keeps_good_texts_and_flags_bad_ones(texts: list[bytes], purpose: int) -> None:
+@given(texts=st.lists(raw_texts, max_size=8), purpose=st.integers(-5, 5), fmt=st.integers(0, 3))
+def test_vectorize_keeps_good_texts_and_flags_bad_ones(
+    texts: list[bytes], purpose: int, fmt: int
+) -> None:
     data = ib.VectorizeRequestBytes(
-        texts=texts, purpose=purpose, config=CONFIG.SerializeToString()
+        texts=texts, purpose=purpose, config=CONFIG.SerializeToString(), vector_format=fmt
     ).SerializeToString()
     decoded = decode_vectorize(data)
     bad = {i for i, t in enumerate(texts) if not _utf8(t)}
@@ -55,6 +57,7 @@ def test_vectorize_keeps_good_texts_and_flags_bad_ones(texts: list[bytes], purpo
     assert decoded.bad_items == bad
     msg, flagged = unwrap(decoded)
     assert flagged == bad and msg.config == CONFIG and msg.purpose == purpose
+    assert msg.vector_format == fmt
     for i, raw in enumerate(texts):
         assert msg.texts[i] == ("" if i in bad else raw.decode("utf-8"))
 
@@ -92,11 +95,13 @@ def test_objects_with_bad_utf8_are_flagged_one_by_one() -> None:
         class_name=b"Article",
         collection=b"Articles",
         purpose=pb.PURPOSE_QUERY,
+        vector_format=pb.VECTOR_FORMAT_PACKED_FLOAT32,
     ).SerializeToString()
     decoded = decode_vectorize_objects(data)
     assert isinstance(decoded, Lenient) and decoded.bad_items == {1}
     msg = decoded.message
     assert msg.collection == "Articles" and msg.class_name == "Article"
+    assert msg.vector_format == pb.VECTOR_FORMAT_PACKED_FLOAT32
     assert msg.objects[0] == ok and msg.objects[2] == ok and msg.objects[1] == pb.VectorizeObject()
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from vectorizer.backends import modelid
 from vectorizer.backends.base import Prepared
@@ -31,6 +34,7 @@ from vectorizer.errors import ConfigError, error_text, transport_error
 from vectorizer.media import ImageInput
 from vectorizer.transport import AwsCredentials, AwsTransport, endpoint_base, error_from_answer
 from vectorizer.types import BatchResult, ItemError, Purpose
+from vectorizer.vectors import decode_json
 
 
 class BedrockBackend:
@@ -97,7 +101,7 @@ class BedrockBackend:
             request = build_image_request(codec, images, purpose, options)
         else:
             request = codec.build_request(texts, purpose, options)
-        body = json.dumps(request).encode()
+        body = encode_body(request)
         answer = await self._transport.post(
             service="bedrock",
             region=prepared.region,
@@ -110,7 +114,7 @@ class BedrockBackend:
         if answer.status != 200:
             raise error_from_answer(answer, prepared.target)
         try:
-            decoded = json.loads(answer.body)
+            decoded = decode_json(answer.body)
             if images:
                 parsed = parse_image_response(codec, decoded, len(texts))
             else:
@@ -122,6 +126,15 @@ class BedrockBackend:
             header = answer.headers.get("X-Amzn-Bedrock-Input-Token-Count", "")
             tokens = int(header) if header.isdigit() else None
         return BatchResult(vectors=parsed.vectors, input_tokens=tokens)
+
+
+def encode_body(body: Any) -> bytes:
+    """The request body as JSON (orjson: UTF-8, compact)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        # orjson refuses lone surrogates, which the standard encoder escapes.
+        return json.dumps(body).encode()
 
 
 def _profile_problems(codec: FamilyCodec, model: str) -> list[str]:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from vectorizer.backends.base import Prepared
 from vectorizer.backends.families.image_limits import not_supported
 from vectorizer.backends.families.limits import TEXT_TOO_LONG
@@ -36,6 +38,7 @@ from vectorizer.transport import (
     error_from_answer,
 )
 from vectorizer.types import BatchResult, ItemError, Purpose
+from vectorizer.vectors import Matrix, decode_json
 
 # Room kept in the body ceiling for the JSON around one text.
 _ENVELOPE_BYTES = 1024
@@ -189,13 +192,14 @@ class SageMakerBackend:
         # A text over the learned ceiling (fit_text holds each under the
         # configured one) is sent alone: only the endpoint can say it is too large.
         parts = sorted([*plan.batches, *(range(i, i + 1) for i in plan.oversized)], key=_start)
-        vectors: list[list[float]] = []
+        collected: list[Matrix] = []
         tokens = 0
         for part in parts:
             chunk = [texts[i] for i in part]
             result = await self._embed_fitting(prepared, chunk, purpose, credentials, timeout)
-            vectors.extend(result.vectors)
+            collected.append(result.vectors)
             tokens += result.input_tokens or 0
+        vectors = collected[0] if len(collected) == 1 else np.concatenate(collected)
         return BatchResult(vectors=vectors, input_tokens=tokens or None)
 
     async def _embed_fitting(
@@ -228,7 +232,8 @@ class SageMakerBackend:
             left = await self._embed_fitting(prepared, texts[:half], purpose, credentials, timeout)
             right = await self._embed_fitting(prepared, texts[half:], purpose, credentials, timeout)
             tokens = (left.input_tokens or 0) + (right.input_tokens or 0)
-            return BatchResult(vectors=left.vectors + right.vectors, input_tokens=tokens or None)
+            vectors = np.concatenate([left.vectors, right.vectors])
+            return BatchResult(vectors=vectors, input_tokens=tokens or None)
 
     async def _embed_auto(
         self,
@@ -343,17 +348,15 @@ class SageMakerBackend:
         return BatchResult(vectors=parsed.vectors, input_tokens=parsed.input_tokens)
 
 
-def _check_configured_dimensions(
-    vectors: list[list[float]], expected: int | None, name: str
-) -> None:
+def _check_configured_dimensions(vectors: Matrix, expected: int | None, name: str) -> None:
     """A container cannot be asked for a size: `dimensions` only states what it
     answers. Several vectors agreeing on another length is the config's
     mistake, not a transient fault; retrying would only repeat it."""
-    lengths = {len(v) for v in vectors}
-    if expected and len(vectors) > 1 and len(lengths) == 1 and expected not in lengths:
+    answered = vectors.shape[1]
+    if expected and len(vectors) > 1 and answered != expected:
         raise ConfigError(
             [
-                f"endpoint {name} answers {lengths.pop()}-dimensional vectors but the config says "
+                f"endpoint {name} answers {answered}-dimensional vectors but the config says "
                 f"dimensions {expected}; set dimensions to match the model or remove it"
             ]
         )
@@ -388,4 +391,4 @@ class _Refused(Exception):
 
 
 def _json(body: bytes) -> Any:
-    return json.loads(body)
+    return decode_json(body)

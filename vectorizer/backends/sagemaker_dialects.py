@@ -20,7 +20,6 @@ All of it is pure: no I/O, no clock.
 from __future__ import annotations
 
 import base64
-import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,9 +27,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vectorizer.backends.families.base import float_vector
 from vectorizer.errors import ConfigError
 from vectorizer.types import EmbedOptions, Purpose, Truncate
+from vectorizer.vectors import Matrix, Vector, all_finite, float_vector, l2_normalize_rows
 
 VECTOR_LIST = "vector-list"  # [[..], ..]: TEI, HF sentence-level
 TOKEN_VECTORS = "token-vectors"  # [[[..]..]..]: HF feature-extraction, token level
@@ -54,7 +53,15 @@ _PREVIEW = 200
 
 @dataclass
 class ParsedBatch:
-    vectors: list[list[float]]
+    vectors: Matrix  # one float32 row per text
+    input_tokens: int | None = None
+
+
+@dataclass
+class _Rows:
+    """Vectors as found, before the count and length checks make them a matrix."""
+
+    rows: list[Vector]
     input_tokens: int | None = None
 
 
@@ -128,17 +135,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _vector(value: Any, where: str) -> list[float]:
+def _vector(value: Any, where: str) -> Vector:
     try:
         vector = float_vector(value)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}, got {describe_shape(value)}") from None
-    if not all(math.isfinite(x) for x in vector):
+    if not all_finite(vector):
         raise ValueError(f"{where}: vector holds NaN or infinity")
     return vector
 
 
-def _matrix(value: Any, where: str) -> list[list[float]]:
+def _matrix(value: Any, where: str) -> list[Vector]:
     """A list of vectors; a bare vector counts as one (single-input answers)."""
     if not isinstance(value, list):
         raise ValueError(f"{where}: expected a list of vectors, got {describe_shape(value)}")
@@ -147,7 +154,7 @@ def _matrix(value: Any, where: str) -> list[list[float]]:
     return [_vector(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
-def _pool_tokens(value: Any, where: str) -> list[list[float]]:
+def _pool_tokens(value: Any, where: str) -> list[Vector]:
     """Mean of the token vectors of each text (HF feature-extraction output)."""
     pooled = []
     for i, tokens in enumerate(value):
@@ -159,12 +166,12 @@ def _pool_tokens(value: Any, where: str) -> list[list[float]]:
         if not rows:
             raise ValueError(f"{where}[{i}]: no token vectors")
         _check_dims(rows, f"{where}[{i}]")
-        pooled.append(np.asarray(rows, dtype=np.float64).mean(axis=0).tolist())
+        pooled.append(np.asarray(rows, dtype=np.float64).mean(axis=0).astype(np.float32))
     return pooled
 
 
-def _openai_vectors(data: list[Any]) -> list[list[float]]:
-    slots: list[list[float] | None] = [None] * len(data)
+def _openai_vectors(data: list[Any]) -> list[Vector]:
+    slots: list[Vector | None] = [None] * len(data)
     for pos, item in enumerate(data):
         if not isinstance(item, dict) or "embedding" not in item:
             raise ValueError(f"data[{pos}]: expected an object with 'embedding'")
@@ -177,22 +184,26 @@ def _openai_vectors(data: list[Any]) -> list[list[float]]:
         if isinstance(embedding, str):  # encoding_format=base64: little-endian float32
             try:
                 raw = base64.b64decode(embedding, validate=True)
-                embedding = np.frombuffer(raw, dtype="<f4").astype(float).tolist()
+                decoded = np.frombuffer(raw, dtype="<f4").astype(np.float32)
             except ValueError:
                 raise ValueError(f"data[{pos}]: embedding is not base64 float32") from None
+            if not decoded.size or not all_finite(decoded):
+                raise ValueError(f"data[{pos}].embedding: empty, or holds NaN or infinity")
+            slots[index] = decoded
+            continue
         slots[index] = _vector(embedding, f"data[{pos}].embedding")
     return [v for v in slots if v is not None]
 
 
-def _parse_shape(shape: str, body: Any) -> ParsedBatch:
+def _parse_shape(shape: str, body: Any) -> _Rows:
     if shape == VECTOR_LIST:
-        return ParsedBatch(_matrix(body, "response"))
+        return _Rows(_matrix(body, "response"))
     if shape == TOKEN_VECTORS:
-        return ParsedBatch(_pool_tokens(body, "response"))
+        return _Rows(_pool_tokens(body, "response"))
     if shape == OPENAI_DATA:
         usage = body.get("usage")
         tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-        return ParsedBatch(_openai_vectors(body["data"]), _int_or_none(tokens))
+        return _Rows(_openai_vectors(body["data"]), _int_or_none(tokens))
     value = body[shape]
     if shape == EMBEDDINGS_KEY and isinstance(value, dict):  # Cohere embeddings_by_type
         if "float" not in value:
@@ -201,23 +212,17 @@ def _parse_shape(shape: str, body: Any) -> ParsedBatch:
         value = value["float"]
     billed = (body.get("meta") or {}).get("billed_units") if isinstance(body, dict) else None
     tokens = billed.get("input_tokens") if isinstance(billed, dict) else None
-    return ParsedBatch(_matrix(value, f"response[{shape!r}]"), _int_or_none(tokens))
+    return _Rows(_matrix(value, f"response[{shape!r}]"), _int_or_none(tokens))
 
 
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _check_dims(vectors: list[list[float]], where: str) -> None:
+def _check_dims(vectors: list[Vector], where: str) -> None:
     sizes = {len(v) for v in vectors}
     if len(sizes) > 1:
         raise ValueError(f"{where}: vectors of different lengths {sorted(sizes)[:5]}")
-
-
-def _l2_normalize(vectors: list[list[float]]) -> list[list[float]]:
-    matrix = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.where(norms == 0.0, 1.0, norms)).tolist()
 
 
 # --- dialects ---------------------------------------------------------------
@@ -245,16 +250,17 @@ class _ParsingDialect:
                 f"dialect does not read ({describe_shape(body)}); set payloadFormat to auto "
                 "or to the container's dialect"
             )
-        parsed = _parse_shape(shape, body)
-        if len(parsed.vectors) != count:
+        found = _parse_shape(shape, body)
+        if len(found.rows) != count:
             raise ValueError(
-                f"{self.name} dialect: the response holds {len(parsed.vectors)} vectors "
+                f"{self.name} dialect: the response holds {len(found.rows)} vectors "
                 f"for {count} texts"
             )
-        _check_dims(parsed.vectors, f"{self.name} response")
+        _check_dims(found.rows, f"{self.name} response")
+        vectors = np.stack(found.rows) if found.rows else np.empty((0, 0), dtype=np.float32)
         if options is not None and options.normalize and not self.server_normalizes:
-            parsed.vectors = _l2_normalize(parsed.vectors)
-        return parsed
+            vectors = l2_normalize_rows(vectors)
+        return ParsedBatch(vectors, found.input_tokens)
 
 
 class TeiDialect(_ParsingDialect):

@@ -311,7 +311,8 @@ async def embed_texts(
     if failed:
         index, error = failed[0]
         raise item_failure(index, error, len(failed))
-    vectors = [r.vector for r in out.results if r.vector is not None]
+    # JSON answers need Python floats: one C-speed tolist per vector.
+    vectors = [r.vector.tolist() for r in out.results if r.vector is not None]
     return Embedded(vectors, out.model, out.dimensions, out.input_tokens)
 
 

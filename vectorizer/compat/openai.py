@@ -36,6 +36,7 @@ For a collection whose model takes images, an input that is a
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,7 @@ from vectorizer.compat.openai_limits import rate_limits, tokens_per_text
 from vectorizer.compat.parsing import CompatError, one_of, positive_int, read_json
 from vectorizer.compat.routing import Api
 from vectorizer.types import ItemError
+from vectorizer.vectors import Vector
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -113,14 +115,15 @@ def parse_input(value: Any) -> list[str]:
     raise CompatError(400, "input must be a string or a list of strings", param="input")
 
 
-def encode(vector: list[float], encoding: str) -> list[float] | str:
+def encode(vector: Sequence[float] | Vector, encoding: str) -> list[float] | str:
     if encoding == "base64":
         return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
-    return vector
+    # JSON needs Python floats: one C-speed tolist per vector.
+    return np.asarray(vector, dtype=np.float32).tolist()  # type: ignore[no-any-return]
 
 
 def item_entry(
-    index: int, vector: list[float] | None, error: ItemError | None, encoding: str
+    index: int, vector: Vector | None, error: ItemError | None, encoding: str
 ) -> dict[str, Any]:
     if error is None and vector is not None:
         return {"object": "embedding", "index": index, "embedding": encode(vector, encoding)}
@@ -162,7 +165,9 @@ async def embeddings(request: web.Request) -> web.Response:
     raise_if_all_failed(out.results)
     # Images count as items, not as text bytes, in the token estimate.
     embedded = [
-        t if isinstance(t, str) else "" for t, r in zip(items, out.results, strict=True) if r.vector
+        t if isinstance(t, str) else ""
+        for t, r in zip(items, out.results, strict=True)
+        if r.vector is not None
     ]
     headers.update(rate_limits(out.load, tokens_per_text(embedded, out.input_tokens)).headers())
     data = [item_entry(i, r.vector, r.error, encoding) for i, r in enumerate(out.results)]

@@ -144,7 +144,9 @@ async def embed(request: web.Request) -> web.Response:
     purpose = _purpose(request, body)
     _, cfg = resolve_collection(request)
     out = await embed_texts(request, texts, purpose, cfg, overrides)
-    vectors = out.vectors if normalize is False else [l2_normalize(v) for v in out.vectors]
+    vectors = out.vectors
+    if normalize is not False:
+        vectors = [l2_normalize(v).tolist() for v in vectors]
     return web.json_response(vectors)
 
 

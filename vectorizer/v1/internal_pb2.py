@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvectorizer/v1/internal.proto\x12\x16vectorizer.v1.internal\"y\n\x15VectorizeRequestBytes\x12\r\n\x05texts\x18\x01 \x03(\x0c\x12\x0f\n\x07purpose\x18\x02 \x01(\x05\x12\x10\n\x06\x63onfig\x18\x03 \x01(\x0cH\x00\x12\x14\n\ncollection\x18\x04 \x01(\x0cH\x00\x12\x0e\n\x06inputs\x18\n \x03(\x0c\x42\x08\n\x06target\"\x9f\x01\n\x1cVectorizeObjectsRequestBytes\x12\x0f\n\x07objects\x18\x01 \x03(\x0c\x12\x12\n\nclass_name\x18\x02 \x01(\x0c\x12\x17\n\x0fproperty_schema\x18\x03 \x03(\x0c\x12\x0f\n\x07purpose\x18\x04 \x01(\x05\x12\x10\n\x06\x63onfig\x18\x05 \x01(\x0cH\x00\x12\x14\n\ncollection\x18\x06 \x01(\x0cH\x00\x42\x08\n\x06targetb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvectorizer/v1/internal.proto\x12\x16vectorizer.v1.internal\"\x90\x01\n\x15VectorizeRequestBytes\x12\r\n\x05texts\x18\x01 \x03(\x0c\x12\x0f\n\x07purpose\x18\x02 \x01(\x05\x12\x10\n\x06\x63onfig\x18\x03 \x01(\x0cH\x00\x12\x14\n\ncollection\x18\x04 \x01(\x0cH\x00\x12\x0e\n\x06inputs\x18\n \x03(\x0c\x12\x15\n\rvector_format\x18\x0b \x01(\x05\x42\x08\n\x06target\"\xb6\x01\n\x1cVectorizeObjectsRequestBytes\x12\x0f\n\x07objects\x18\x01 \x03(\x0c\x12\x12\n\nclass_name\x18\x02 \x01(\x0c\x12\x17\n\x0fproperty_schema\x18\x03 \x03(\x0c\x12\x0f\n\x07purpose\x18\x04 \x01(\x05\x12\x10\n\x06\x63onfig\x18\x05 \x01(\x0cH\x00\x12\x14\n\ncollection\x18\x06 \x01(\x0cH\x00\x12\x15\n\rvector_format\x18\x0b \x01(\x05\x42\x08\n\x06targetb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectorizer.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VECTORIZEREQUESTBYTES']._serialized_start=56
-  _globals['_VECTORIZEREQUESTBYTES']._serialized_end=177
-  _globals['_VECTORIZEOBJECTSREQUESTBYTES']._serialized_start=180
-  _globals['_VECTORIZEOBJECTSREQUESTBYTES']._serialized_end=339
+  _globals['_VECTORIZEREQUESTBYTES']._serialized_start=57
+  _globals['_VECTORIZEREQUESTBYTES']._serialized_end=201
+  _globals['_VECTORIZEOBJECTSREQUESTBYTES']._serialized_start=204
+  _globals['_VECTORIZEOBJECTSREQUESTBYTES']._serialized_end=386
 # @@protoc_insertion_point(module_scope)

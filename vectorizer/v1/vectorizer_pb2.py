@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evectorizer/v1/vectorizer.proto\x12\rvectorizer.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x8d\x05\n\x10\x43ollectionConfig\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12\x14\n\x0ctarget_model\x18\x05 \x01(\t\x12\x16\n\x0etarget_variant\x18\x06 \x01(\t\x12\x1c\n\x14vectorize_class_name\x18\x07 \x01(\x08\x12\x12\n\nproperties\x18\x08 \x03(\t\x12\x17\n\ndimensions\x18\x14 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tnormalize\x18\x15 \x01(\x08H\x01\x88\x01\x01\x12\x10\n\x08truncate\x18\x16 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x17 \x01(\t\x12\x12\n\ninput_type\x18\x18 \x01(\t\x12\x1b\n\x13inference_component\x18\x19 \x01(\t\x12\x19\n\x11\x63ustom_attributes\x18\x1a \x01(\t\x12\x16\n\x0epayload_format\x18\x1b \x01(\t\x12\x17\n\nbatch_size\x18\x1c \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tlowercase\x18\x1d \x01(\x08H\x03\x88\x01\x01\x12\x13\n\x0btext_fields\x18\x1e \x03(\t\x12\x14\n\x0cimage_fields\x18\x1f \x03(\t\x12,\n\x07weights\x18  \x01(\x0b\x32\x1b.vectorizer.v1.FieldWeights\x12\x1e\n\x11max_payload_bytes\x18( \x01(\x05H\x04\x88\x01\x01\x12\x17\n\nserverless\x18) \x01(\x08H\x05\x88\x01\x01\x42\r\n\x0b_dimensionsB\x0c\n\n_normalizeB\r\n\x0b_batch_sizeB\x0c\n\n_lowercaseB\x14\n\x12_max_payload_bytesB\r\n\x0b_serverless\"9\n\x0c\x46ieldWeights\x12\x13\n\x0btext_fields\x18\x01 \x03(\x02\x12\x14\n\x0cimage_fields\x18\x02 \x03(\x02\"^\n\x05Image\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0e\n\x06s3_uri\x18\x03 \x01(\t\x12\x14\n\x0c\x62ucket_owner\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\":\n\x05Input\x12\x0c\n\x04text\x18\x01 \x01(\t\x12#\n\x05image\x18\x02 \x01(\x0b\x32\x14.vectorizer.v1.Image\"\xc3\x01\n\x10VectorizeRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\'\n\x07purpose\x18\x02 \x01(\x0e\x32\x16.vectorizer.v1.Purpose\x12\x31\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x1f.vectorizer.v1.CollectionConfigH\x00\x12\x14\n\ncollection\x18\x04 \x01(\tH\x00\x12$\n\x06inputs\x18\n \x03(\x0b\x32\x14.vectorizer.v1.InputB\x08\n\x06target\"\x82\x01\n\x0ePropertySchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04skip\x18\x02 \x01(\x08\x12\x1f\n\x17vectorize_property_name\x18\x03 \x01(\x08\x12\x11\n\tdata_type\x18\x04 \x01(\t\x12\x14\n\x07indexed\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\n\n\x08_indexed\"J\n\x0fVectorizeObject\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\nproperties\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x92\x02\n\x17VectorizeObjectsRequest\x12/\n\x07objects\x18\x01 \x03(\x0b\x32\x1e.vectorizer.v1.VectorizeObject\x12\x12\n\nclass_name\x18\x02 \x01(\t\x12\x36\n\x0fproperty_schema\x18\x03 \x03(\x0b\x32\x1d.vectorizer.v1.PropertySchema\x12\'\n\x07purpose\x18\x04 \x01(\x0e\x32\x16.vectorizer.v1.Purpose\x12\x31\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x1f.vectorizer.v1.CollectionConfigH\x00\x12\x14\n\ncollection\x18\x06 \x01(\tH\x00\x42\x08\n\x06target\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"=\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"g\n\x06Result\x12\'\n\x06vector\x18\x01 \x01(\x0b\x32\x15.vectorizer.v1.VectorH\x00\x12)\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x18.vectorizer.v1.ItemErrorH\x00\x42\t\n\x07outcome\"\x1d\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\"\x83\x01\n\x11VectorizeResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.vectorizer.v1.Result\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.vectorizer.v1.Usage\"\x94\x01\n\x15ValidateConfigRequest\x12/\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.vectorizer.v1.CollectionConfig\x12\x12\n\nclass_name\x18\x02 \x01(\t\x12\x36\n\x0fproperty_schema\x18\x03 \x03(\x0b\x32\x1d.vectorizer.v1.PropertySchema\"7\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\x10\n\x0eGetMetaRequest\"\x82\x03\n\x0bModelFamily\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmodel_ids\x18\x02 \x03(\t\x12\x12\n\ndimensions\x18\x03 \x03(\x05\x12\x1a\n\x12\x64\x65\x66\x61ult_dimensions\x18\x04 \x01(\x05\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\x05\x12\x11\n\tmax_input\x18\x06 \x01(\t\x12\x18\n\x10supports_purpose\x18\x07 \x01(\x08\x12\x18\n\x10native_normalize\x18\x08 \x01(\x08\x12\x16\n\x0etruncate_modes\x18\t \x03(\t\x12\x0e\n\x06legacy\x18\x14 \x01(\x08\x12\x13\n\x0b\x65nd_of_life\x18\x15 \x01(\t\x12\x11\n\tsuccessor\x18\x16 \x01(\t\x12\x15\n\rimage_formats\x18\x1e \x03(\t\x12\x17\n\x0fmax_image_bytes\x18\x1f \x01(\x03\x12\x17\n\x0fimages_per_call\x18  \x01(\x05\x12\x10\n\x08image_s3\x18! \x01(\x08\x12\x18\n\x10joint_text_image\x18\" \x01(\x08\"\x90\x01\n\x0fGetMetaResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08services\x18\x02 \x03(\t\x12,\n\x08\x66\x61milies\x18\x03 \x03(\x0b\x32\x1a.vectorizer.v1.ModelFamily\x12\x17\n\x0fpayload_formats\x18\x04 \x03(\t\x12\x13\n\x0b\x63ollections\x18\x05 \x03(\t*K\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x14\n\x10PURPOSE_DOCUMENT\x10\x01\x12\x11\n\rPURPOSE_QUERY\x10\x02\x32\xe3\x02\n\nVectorizer\x12N\n\tVectorize\x12\x1f.vectorizer.v1.VectorizeRequest\x1a .vectorizer.v1.VectorizeResponse\x12\\\n\x10VectorizeObjects\x12&.vectorizer.v1.VectorizeObjectsRequest\x1a .vectorizer.v1.VectorizeResponse\x12]\n\x0eValidateConfig\x12$.vectorizer.v1.ValidateConfigRequest\x1a%.vectorizer.v1.ValidateConfigResponse\x12H\n\x07GetMeta\x12\x1d.vectorizer.v1.GetMetaRequest\x1a\x1e.vectorizer.v1.GetMetaResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evectorizer/v1/vectorizer.proto\x12\rvectorizer.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x8d\x05\n\x10\x43ollectionConfig\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12\x14\n\x0ctarget_model\x18\x05 \x01(\t\x12\x16\n\x0etarget_variant\x18\x06 \x01(\t\x12\x1c\n\x14vectorize_class_name\x18\x07 \x01(\x08\x12\x12\n\nproperties\x18\x08 \x03(\t\x12\x17\n\ndimensions\x18\x14 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tnormalize\x18\x15 \x01(\x08H\x01\x88\x01\x01\x12\x10\n\x08truncate\x18\x16 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x17 \x01(\t\x12\x12\n\ninput_type\x18\x18 \x01(\t\x12\x1b\n\x13inference_component\x18\x19 \x01(\t\x12\x19\n\x11\x63ustom_attributes\x18\x1a \x01(\t\x12\x16\n\x0epayload_format\x18\x1b \x01(\t\x12\x17\n\nbatch_size\x18\x1c \x01(\x05H\x02\x88\x01\x01\x12\x16\n\tlowercase\x18\x1d \x01(\x08H\x03\x88\x01\x01\x12\x13\n\x0btext_fields\x18\x1e \x03(\t\x12\x14\n\x0cimage_fields\x18\x1f \x03(\t\x12,\n\x07weights\x18  \x01(\x0b\x32\x1b.vectorizer.v1.FieldWeights\x12\x1e\n\x11max_payload_bytes\x18( \x01(\x05H\x04\x88\x01\x01\x12\x17\n\nserverless\x18) \x01(\x08H\x05\x88\x01\x01\x42\r\n\x0b_dimensionsB\x0c\n\n_normalizeB\r\n\x0b_batch_sizeB\x0c\n\n_lowercaseB\x14\n\x12_max_payload_bytesB\r\n\x0b_serverless\"9\n\x0c\x46ieldWeights\x12\x13\n\x0btext_fields\x18\x01 \x03(\x02\x12\x14\n\x0cimage_fields\x18\x02 \x03(\x02\"^\n\x05Image\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0e\n\x06s3_uri\x18\x03 \x01(\t\x12\x14\n\x0c\x62ucket_owner\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\":\n\x05Input\x12\x0c\n\x04text\x18\x01 \x01(\t\x12#\n\x05image\x18\x02 \x01(\x0b\x32\x14.vectorizer.v1.Image\"\xf7\x01\n\x10VectorizeRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\'\n\x07purpose\x18\x02 \x01(\x0e\x32\x16.vectorizer.v1.Purpose\x12\x31\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x1f.vectorizer.v1.CollectionConfigH\x00\x12\x14\n\ncollection\x18\x04 \x01(\tH\x00\x12$\n\x06inputs\x18\n \x03(\x0b\x32\x14.vectorizer.v1.Input\x12\x32\n\rvector_format\x18\x0b \x01(\x0e\x32\x1b.vectorizer.v1.VectorFormatB\x08\n\x06target\"\x82\x01\n\x0ePropertySchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04skip\x18\x02 \x01(\x08\x12\x1f\n\x17vectorize_property_name\x18\x03 \x01(\x08\x12\x11\n\tdata_type\x18\x04 \x01(\t\x12\x14\n\x07indexed\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\n\n\x08_indexed\"J\n\x0fVectorizeObject\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\nproperties\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xc6\x02\n\x17VectorizeObjectsRequest\x12/\n\x07objects\x18\x01 \x03(\x0b\x32\x1e.vectorizer.v1.VectorizeObject\x12\x12\n\nclass_name\x18\x02 \x01(\t\x12\x36\n\x0fproperty_schema\x18\x03 \x03(\x0b\x32\x1d.vectorizer.v1.PropertySchema\x12\'\n\x07purpose\x18\x04 \x01(\x0e\x32\x16.vectorizer.v1.Purpose\x12\x31\n\x06\x63onfig\x18\x05 \x01(\x0b\x32\x1f.vectorizer.v1.CollectionConfigH\x00\x12\x14\n\ncollection\x18\x06 \x01(\tH\x00\x12\x32\n\rvector_format\x18\x0b \x01(\x0e\x32\x1b.vectorizer.v1.VectorFormatB\x08\n\x06target\"(\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x0e\n\x06packed\x18\x02 \x01(\x0c\"=\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"g\n\x06Result\x12\'\n\x06vector\x18\x01 \x01(\x0b\x32\x15.vectorizer.v1.VectorH\x00\x12)\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x18.vectorizer.v1.ItemErrorH\x00\x42\t\n\x07outcome\"\x1d\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\"\x83\x01\n\x11VectorizeResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.vectorizer.v1.Result\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12#\n\x05usage\x18\x04 \x01(\x0b\x32\x14.vectorizer.v1.Usage\"\x94\x01\n\x15ValidateConfigRequest\x12/\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1f.vectorizer.v1.CollectionConfig\x12\x12\n\nclass_name\x18\x02 \x01(\t\x12\x36\n\x0fproperty_schema\x18\x03 \x03(\x0b\x32\x1d.vectorizer.v1.PropertySchema\"7\n\x16ValidateConfigResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\x10\n\x0eGetMetaRequest\"\x82\x03\n\x0bModelFamily\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmodel_ids\x18\x02 \x03(\t\x12\x12\n\ndimensions\x18\x03 \x03(\x05\x12\x1a\n\x12\x64\x65\x66\x61ult_dimensions\x18\x04 \x01(\x05\x12\x16\n\x0emax_batch_size\x18\x05 \x01(\x05\x12\x11\n\tmax_input\x18\x06 \x01(\t\x12\x18\n\x10supports_purpose\x18\x07 \x01(\x08\x12\x18\n\x10native_normalize\x18\x08 \x01(\x08\x12\x16\n\x0etruncate_modes\x18\t \x03(\t\x12\x0e\n\x06legacy\x18\x14 \x01(\x08\x12\x13\n\x0b\x65nd_of_life\x18\x15 \x01(\t\x12\x11\n\tsuccessor\x18\x16 \x01(\t\x12\x15\n\rimage_formats\x18\x1e \x03(\t\x12\x17\n\x0fmax_image_bytes\x18\x1f \x01(\x03\x12\x17\n\x0fimages_per_call\x18  \x01(\x05\x12\x10\n\x08image_s3\x18! \x01(\x08\x12\x18\n\x10joint_text_image\x18\" \x01(\x08\"\x90\x01\n\x0fGetMetaResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x10\n\x08services\x18\x02 \x03(\t\x12,\n\x08\x66\x61milies\x18\x03 \x03(\x0b\x32\x1a.vectorizer.v1.ModelFamily\x12\x17\n\x0fpayload_formats\x18\x04 \x03(\t\x12\x13\n\x0b\x63ollections\x18\x05 \x03(\t*K\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x14\n\x10PURPOSE_DOCUMENT\x10\x01\x12\x11\n\rPURPOSE_QUERY\x10\x02*i\n\x0cVectorFormat\x12\x1d\n\x19VECTOR_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14VECTOR_FORMAT_VALUES\x10\x01\x12 \n\x1cVECTOR_FORMAT_PACKED_FLOAT32\x10\x02\x32\xe3\x02\n\nVectorizer\x12N\n\tVectorize\x12\x1f.vectorizer.v1.VectorizeRequest\x1a .vectorizer.v1.VectorizeResponse\x12\\\n\x10VectorizeObjects\x12&.vectorizer.v1.VectorizeObjectsRequest\x1a .vectorizer.v1.VectorizeResponse\x12]\n\x0eValidateConfig\x12$.vectorizer.v1.ValidateConfigRequest\x1a%.vectorizer.v1.ValidateConfigResponse\x12H\n\x07GetMeta\x12\x1d.vectorizer.v1.GetMetaRequest\x1a\x1e.vectorizer.v1.GetMetaResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectorizer.v1.vectorizer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PURPOSE']._serialized_start=2755
-  _globals['_PURPOSE']._serialized_end=2830
+  _globals['_PURPOSE']._serialized_start=2875
+  _globals['_PURPOSE']._serialized_end=2950
+  _globals['_VECTORFORMAT']._serialized_start=2952
+  _globals['_VECTORFORMAT']._serialized_end=3057
   _globals['_COLLECTIONCONFIG']._serialized_start=80
   _globals['_COLLECTIONCONFIG']._serialized_end=733
   _globals['_FIELDWEIGHTS']._serialized_start=735
@@ -43,33 +45,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INPUT']._serialized_start=890
   _globals['_INPUT']._serialized_end=948
   _globals['_VECTORIZEREQUEST']._serialized_start=951
-  _globals['_VECTORIZEREQUEST']._serialized_end=1146
-  _globals['_PROPERTYSCHEMA']._serialized_start=1149
-  _globals['_PROPERTYSCHEMA']._serialized_end=1279
-  _globals['_VECTORIZEOBJECT']._serialized_start=1281
-  _globals['_VECTORIZEOBJECT']._serialized_end=1355
-  _globals['_VECTORIZEOBJECTSREQUEST']._serialized_start=1358
-  _globals['_VECTORIZEOBJECTSREQUEST']._serialized_end=1632
-  _globals['_VECTOR']._serialized_start=1634
-  _globals['_VECTOR']._serialized_end=1658
-  _globals['_ITEMERROR']._serialized_start=1660
-  _globals['_ITEMERROR']._serialized_end=1721
-  _globals['_RESULT']._serialized_start=1723
-  _globals['_RESULT']._serialized_end=1826
-  _globals['_USAGE']._serialized_start=1828
-  _globals['_USAGE']._serialized_end=1857
-  _globals['_VECTORIZERESPONSE']._serialized_start=1860
-  _globals['_VECTORIZERESPONSE']._serialized_end=1991
-  _globals['_VALIDATECONFIGREQUEST']._serialized_start=1994
-  _globals['_VALIDATECONFIGREQUEST']._serialized_end=2142
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=2144
-  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=2199
-  _globals['_GETMETAREQUEST']._serialized_start=2201
-  _globals['_GETMETAREQUEST']._serialized_end=2217
-  _globals['_MODELFAMILY']._serialized_start=2220
-  _globals['_MODELFAMILY']._serialized_end=2606
-  _globals['_GETMETARESPONSE']._serialized_start=2609
-  _globals['_GETMETARESPONSE']._serialized_end=2753
-  _globals['_VECTORIZER']._serialized_start=2833
-  _globals['_VECTORIZER']._serialized_end=3188
+  _globals['_VECTORIZEREQUEST']._serialized_end=1198
+  _globals['_PROPERTYSCHEMA']._serialized_start=1201
+  _globals['_PROPERTYSCHEMA']._serialized_end=1331
+  _globals['_VECTORIZEOBJECT']._serialized_start=1333
+  _globals['_VECTORIZEOBJECT']._serialized_end=1407
+  _globals['_VECTORIZEOBJECTSREQUEST']._serialized_start=1410
+  _globals['_VECTORIZEOBJECTSREQUEST']._serialized_end=1736
+  _globals['_VECTOR']._serialized_start=1738
+  _globals['_VECTOR']._serialized_end=1778
+  _globals['_ITEMERROR']._serialized_start=1780
+  _globals['_ITEMERROR']._serialized_end=1841
+  _globals['_RESULT']._serialized_start=1843
+  _globals['_RESULT']._serialized_end=1946
+  _globals['_USAGE']._serialized_start=1948
+  _globals['_USAGE']._serialized_end=1977
+  _globals['_VECTORIZERESPONSE']._serialized_start=1980
+  _globals['_VECTORIZERESPONSE']._serialized_end=2111
+  _globals['_VALIDATECONFIGREQUEST']._serialized_start=2114
+  _globals['_VALIDATECONFIGREQUEST']._serialized_end=2262
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_start=2264
+  _globals['_VALIDATECONFIGRESPONSE']._serialized_end=2319
+  _globals['_GETMETAREQUEST']._serialized_start=2321
+  _globals['_GETMETAREQUEST']._serialized_end=2337
+  _globals['_MODELFAMILY']._serialized_start=2340
+  _globals['_MODELFAMILY']._serialized_end=2726
+  _globals['_GETMETARESPONSE']._serialized_start=2729
+  _globals['_GETMETARESPONSE']._serialized_end=2873
+  _globals['_VECTORIZER']._serialized_start=3060
+  _globals['_VECTORIZER']._serialized_end=3415
 # @@protoc_insertion_point(module_scope)

@@ -13,9 +13,18 @@ class Purpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PURPOSE_UNSPECIFIED: _ClassVar[Purpose]
     PURPOSE_DOCUMENT: _ClassVar[Purpose]
     PURPOSE_QUERY: _ClassVar[Purpose]
+
+class VectorFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VECTOR_FORMAT_UNSPECIFIED: _ClassVar[VectorFormat]
+    VECTOR_FORMAT_VALUES: _ClassVar[VectorFormat]
+    VECTOR_FORMAT_PACKED_FLOAT32: _ClassVar[VectorFormat]
 PURPOSE_UNSPECIFIED: Purpose
 PURPOSE_DOCUMENT: Purpose
 PURPOSE_QUERY: Purpose
+VECTOR_FORMAT_UNSPECIFIED: VectorFormat
+VECTOR_FORMAT_VALUES: VectorFormat
+VECTOR_FORMAT_PACKED_FLOAT32: VectorFormat
 
 class CollectionConfig(_message.Message):
     __slots__ = ("service", "region", "model", "endpoint", "target_model", "target_variant", "vectorize_class_name", "properties", "dimensions", "normalize", "truncate", "family", "input_type", "inference_component", "custom_attributes", "payload_format", "batch_size", "lowercase", "text_fields", "image_fields", "weights", "max_payload_bytes", "serverless")
@@ -98,18 +107,20 @@ class Input(_message.Message):
     def __init__(self, text: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
 
 class VectorizeRequest(_message.Message):
-    __slots__ = ("texts", "purpose", "config", "collection", "inputs")
+    __slots__ = ("texts", "purpose", "config", "collection", "inputs", "vector_format")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FORMAT_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     purpose: Purpose
     config: CollectionConfig
     collection: str
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ...) -> None: ...
+    vector_format: VectorFormat
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., vector_format: _Optional[_Union[VectorFormat, str]] = ...) -> None: ...
 
 class PropertySchema(_message.Message):
     __slots__ = ("name", "skip", "vectorize_property_name", "data_type", "indexed")
@@ -134,26 +145,30 @@ class VectorizeObject(_message.Message):
     def __init__(self, id: _Optional[str] = ..., properties: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class VectorizeObjectsRequest(_message.Message):
-    __slots__ = ("objects", "class_name", "property_schema", "purpose", "config", "collection")
+    __slots__ = ("objects", "class_name", "property_schema", "purpose", "config", "collection", "vector_format")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
     PROPERTY_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FORMAT_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[VectorizeObject]
     class_name: str
     property_schema: _containers.RepeatedCompositeFieldContainer[PropertySchema]
     purpose: Purpose
     config: CollectionConfig
     collection: str
-    def __init__(self, objects: _Optional[_Iterable[_Union[VectorizeObject, _Mapping]]] = ..., class_name: _Optional[str] = ..., property_schema: _Optional[_Iterable[_Union[PropertySchema, _Mapping]]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ...) -> None: ...
+    vector_format: VectorFormat
+    def __init__(self, objects: _Optional[_Iterable[_Union[VectorizeObject, _Mapping]]] = ..., class_name: _Optional[str] = ..., property_schema: _Optional[_Iterable[_Union[PropertySchema, _Mapping]]] = ..., purpose: _Optional[_Union[Purpose, str]] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., collection: _Optional[str] = ..., vector_format: _Optional[_Union[VectorFormat, str]] = ...) -> None: ...
 
 class Vector(_message.Message):
-    __slots__ = ("values",)
+    __slots__ = ("values", "packed")
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, values: _Optional[_Iterable[float]] = ...) -> None: ...
+    packed: bytes
+    def __init__(self, values: _Optional[_Iterable[float]] = ..., packed: _Optional[bytes] = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ("code", "message", "retryable")

@@ -7,7 +7,8 @@
 - Helpers shared by the codecs: option checks (`check_dimensions`,
   `check_input_type`), the purpose mapping (`input_type_for`), the effective
   truncate policy (`effective_truncate`) and strict parsing (`float_vector`,
-  `float_vectors`, `check_texts`).
+  `one_vector`, `float_vectors`, `check_texts`; the arrays come from
+  `vectorizer.vectors`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vectorizer.types import EmbedOptions, Purpose, Truncate
+from vectorizer.vectors import Matrix, float_matrix, float_vector
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class FamilySpec:
 
 @dataclass
 class ParsedResponse:
-    vectors: list[list[float]]
+    vectors: Matrix  # one float32 row per text, in input order
     input_tokens: int | None = None
 
 
@@ -168,33 +170,16 @@ def check_texts(spec: FamilySpec, texts: Sequence[str]) -> None:
 # ---- strict parsing ----------------------------------------------------------
 
 
-def float_vector(value: Any) -> list[float]:
-    """A list of numbers as floats; ValueError for anything else."""
-    if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of numbers")
-    # One pass over the element types (at C speed) instead of a check per
-    # element: this runs on every component of every vector answered.
-    kinds = set(map(type, value))
-    if kinds <= _NUMBER_TYPES:
-        return value if kinds == {float} else [float(x) for x in value]
-    bad = next(k for k in kinds if k not in _NUMBER_TYPES)
-    raise ValueError(f"expected a list of numbers, found {bad.__name__}")
-
-
-# Exact types: bool (a subclass of int) is not a number here.
-_NUMBER_TYPES = frozenset({int, float})
-
-
-def float_vectors(value: Any, count: int, what: str) -> list[list[float]]:
-    """Exactly `count` equally long vectors from a list of lists."""
-    if not isinstance(value, list):
-        raise ValueError(f"{what}: expected a list of vectors, got {type(value).__name__}")
-    if len(value) != count:
+def float_vectors(value: Any, count: int, what: str) -> Matrix:
+    """Exactly `count` equally long vectors from a list of lists, as rows."""
+    if isinstance(value, list) and len(value) != count:
         raise ValueError(f"{what}: expected {count} vectors, got {len(value)}")
-    vectors = [float_vector(v) for v in value]
-    if len({len(v) for v in vectors}) > 1:
-        raise ValueError(f"{what}: vectors of different lengths in one response")
-    return vectors
+    return float_matrix(value, what)
+
+
+def one_vector(value: Any) -> Matrix:
+    """A single answered vector as a one-row matrix."""
+    return float_vector(value).reshape(1, -1)
 
 
 def expect_object(body: Any, what: str) -> dict[str, Any]:

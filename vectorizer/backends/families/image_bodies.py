@@ -33,8 +33,8 @@ from vectorizer.backends.families.base import (
     ParsedResponse,
     expect_object,
     expect_one,
-    float_vector,
     input_type_for,
+    one_vector,
 )
 from vectorizer.backends.families.nova import SCHEMA_VERSION
 from vectorizer.media import ImageInput
@@ -163,6 +163,6 @@ def parse_image_response(codec: FamilyCodec, body: Any, count: int) -> ParsedRes
     if kind != "IMAGE":
         raise ValueError(f"{what}: expected an IMAGE embedding, got {kind!r}")
     try:
-        return ParsedResponse(vectors=[float_vector(entry.get("embedding"))])
+        return ParsedResponse(vectors=one_vector(entry.get("embedding")))
     except ValueError as exc:
         raise ValueError(f"{what}: 'embedding': {exc}") from None

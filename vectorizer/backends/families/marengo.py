@@ -33,7 +33,7 @@ from vectorizer.backends.families.base import (
     effective_truncate,
     expect_object,
     expect_one,
-    float_vector,
+    one_vector,
 )
 from vectorizer.types import EmbedOptions, Purpose, Truncate
 
@@ -88,10 +88,10 @@ class _MarengoParsing(CodecBase):
         if "embedding" not in obj:
             raise ValueError(f"{what}: response has no 'embedding'")
         try:
-            vec = float_vector(obj["embedding"])
+            vec = one_vector(obj["embedding"])
         except ValueError as exc:
             raise ValueError(f"{what}: 'embedding': {exc}") from None
-        return ParsedResponse(vectors=[vec])
+        return ParsedResponse(vectors=vec)
 
 
 class MarengoCodec(_MarengoParsing):

@@ -2,7 +2,8 @@
 
 - `needs_client_normalize`: normalisation was asked for and the model has no
   flag for it (every family but Titan Text v2).
-- `l2_normalize`: a vector scaled to unit length (a zero vector stays zero).
+- `l2_normalize`: a vector scaled to unit length (a zero vector stays zero),
+  as float32; `vectorizer.vectors.l2_normalize_rows` does a batch at once.
 """
 
 from __future__ import annotations
@@ -13,19 +14,16 @@ import numpy as np
 
 from vectorizer.backends.families.base import FamilySpec
 from vectorizer.types import EmbedOptions
+from vectorizer.vectors import Vector, all_finite, l2_normalize_rows
 
 
 def needs_client_normalize(spec: FamilySpec, options: EmbedOptions) -> bool:
     return options.normalize is True and not spec.native_normalize
 
 
-def l2_normalize(vector: Sequence[float]) -> list[float]:
+def l2_normalize(vector: Sequence[float] | Vector) -> Vector:
     arr = np.asarray(vector, dtype=np.float64)
-    # Scale by the largest magnitude first: squaring tiny (or huge) components
-    # underflows (overflows) and would lose the direction.
-    peak = float(np.max(np.abs(arr))) if arr.size else 0.0
-    if peak == 0.0 or not np.isfinite(peak):
-        # Zero vectors have no direction; non-finite ones cannot be scaled.
-        return [float(x) for x in arr]
-    scaled = arr / peak
-    return (scaled / np.linalg.norm(scaled)).tolist()
+    if not all_finite(arr):
+        # Non-finite vectors have no direction to keep; the engine refuses them.
+        return arr.astype(np.float32)
+    return l2_normalize_rows(arr.reshape(1, -1)).reshape(-1)

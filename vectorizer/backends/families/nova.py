@@ -24,8 +24,8 @@ from vectorizer.backends.families.base import (
     effective_truncate,
     expect_object,
     expect_one,
-    float_vector,
     input_type_for,
+    one_vector,
 )
 from vectorizer.types import EmbedOptions, Purpose, Truncate
 
@@ -94,7 +94,7 @@ class NovaCodec(CodecBase):
         if kind != "TEXT":
             raise ValueError(f"{what}: expected a TEXT embedding, got {kind!r}")
         try:
-            vec = float_vector(entry["embedding"])
+            vec = one_vector(entry["embedding"])
         except ValueError as exc:
             raise ValueError(f"{what}: 'embedding': {exc}") from None
-        return ParsedResponse(vectors=[vec])
+        return ParsedResponse(vectors=vec)

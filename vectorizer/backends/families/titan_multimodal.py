@@ -18,7 +18,7 @@ from vectorizer.backends.families.base import (
     check_texts,
     expect_object,
     expect_one,
-    float_vector,
+    one_vector,
     token_count,
 )
 from vectorizer.types import EmbedOptions, Purpose, Truncate
@@ -63,9 +63,9 @@ class TitanMultimodalCodec(CodecBase):
                 f"{what}: response has no 'embedding'" + (f": {detail}" if detail else "")
             )
         try:
-            vec = float_vector(vector)
+            vec = one_vector(vector)
         except ValueError as exc:
             raise ValueError(f"{what}: 'embedding': {exc}") from None
         return ParsedResponse(
-            vectors=[vec], input_tokens=token_count(obj.get("inputTextTokenCount"))
+            vectors=vec, input_tokens=token_count(obj.get("inputTextTokenCount"))
         )
