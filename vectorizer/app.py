@@ -124,6 +124,7 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
         cache=cache,
         retry=RetryPolicy(),
         label_values=frozenset(labels),
+        batch_wait=max(0.0, settings.batch_wait_ms) / 1000,
     )
     credentials = CredentialSource(env)
     return App(

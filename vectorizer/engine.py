@@ -7,7 +7,9 @@ image keyed by the hash of its bytes. For one request it
 2. embeds identical texts once (dedupe),
 3. serves what the cache holds,
 4. splits the rest into upstream batches of the target's size (images in
-   calls of their own, packed by the backend),
+   calls of their own, packed by the backend); for a target that takes many
+   texts a call, texts of concurrent requests share batches
+   (`batcher.Batcher`, one lane per target, purpose, options and credential),
 5. runs them under the target's limiter (concurrency + adaptive rate,
    queries first), retrying classified errors with backoff within the
    deadline, isolating a bad item of a failed batch by halving it,
@@ -22,6 +24,7 @@ every item (bad model, no access) are raised as request errors instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,10 +33,12 @@ from typing import cast
 
 from vectorizer import metrics
 from vectorizer.backends.base import Backend, Prepared
+from vectorizer.batcher import DEFAULT_MAX_WAIT, Batch, Batcher
 from vectorizer.cache import VectorCache, cache_key
 from vectorizer.config import ResolvedConfig
 from vectorizer.dimensions import DimensionMemory
 from vectorizer.errors import Kind, UpstreamError, VectorizerError, transport_error
+from vectorizer.lanes import Share, lane_key, split_tokens
 from vectorizer.media import ImageInput
 from vectorizer.ratelimit import AdaptiveLimiter, LimiterRegistry
 from vectorizer.retry import RetryPolicy, backoff_delay
@@ -45,6 +50,10 @@ log = logging.getLogger(__name__)
 
 # Time kept back from the caller's deadline to build and send the answer.
 DEADLINE_MARGIN = 0.05
+# A request in a shared batch stops waiting this long after the batch's own
+# deadline handling would have answered for it alone (so that, alone, it gets
+# the batch's precise deadline errors), still well inside DEADLINE_MARGIN.
+SHARED_GRACE = 0.02
 # Kinds that would fail every item the same way: raised, not itemised.
 FATAL_KINDS = frozenset({Kind.NOT_FOUND, Kind.PERMISSION_DENIED, Kind.UNAUTHENTICATED})
 # Kinds that a single bad text can cause inside a batch: bisect to find it.
@@ -79,6 +88,7 @@ class Engine:
         retry: RetryPolicy,
         label_values: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
+        batch_wait: float = DEFAULT_MAX_WAIT,
     ):
         self._backends = backends
         self._limiters = limiters
@@ -88,6 +98,7 @@ class Engine:
         self._clock = clock
         # Targets whose config names no dimension: what they answered so far.
         self._dimensions = DimensionMemory()
+        self._batcher: Batcher[ItemResult, Share] = Batcher(batch_wait, clock)
 
     def prepare(self, config: ResolvedConfig) -> Prepared:
         """Validate `config` against its backend (raises ConfigError)."""
@@ -155,24 +166,15 @@ class Engine:
             t: ItemResult.ok(cached[k]) for t, k in keys.items() if k in cached
         }
         pending = [t for t in positions if t not in found]
-
-        size = max(1, prepared.max_batch_size)
-        pending_texts = [t for t in pending if isinstance(t, str)]
-        pending_images = [t for t in pending if isinstance(t, ImageInput)]
-        batches: list[list[Item]] = [
-            list(pending_texts[i : i + size]) for i in range(0, len(pending_texts), size)
-        ]
-        if pending_images:
-            batches.extend(list(b) for b in backend.image_batches(prepared, pending_images))
-        run = _Run(self, backend, prepared, purpose, credentials, deadline, label)
-        batch_results = await _gather_or_raise([run.batch(b) for b in batches])
+        upstream, input_tokens = await self._upstream(
+            backend, prepared, pending, purpose, credentials, deadline, label
+        )
 
         fresh: dict[str, Vector] = {}
-        for batch, outcome in zip(batches, batch_results, strict=True):
-            for text, result in zip(batch, outcome, strict=True):
-                found[text] = result
-                if result.vector is not None and text in keys:
-                    fresh[keys[text]] = result.vector
+        for text, result in zip(pending, upstream, strict=True):
+            found[text] = result
+            if result.vector is not None and text in keys:
+                fresh[keys[text]] = result.vector
         if fresh and self._cache:
             await self._cache.put_many(fresh)
 
@@ -185,7 +187,80 @@ class Engine:
         dims = next(
             (len(r.vector) for r in final if r.vector is not None), prepared.dimensions or 0
         )
-        return EmbedOutcome(final, prepared.target, dims, run.input_tokens)
+        return EmbedOutcome(final, prepared.target, dims, input_tokens)
+
+    async def _upstream(
+        self,
+        backend: Backend,
+        prepared: Prepared,
+        pending: list[Item],
+        purpose: Purpose,
+        credentials: AwsCredentials,
+        deadline: float,
+        label: str,
+    ) -> tuple[list[ItemResult], int]:
+        """Results for `pending`, in order, and the input tokens they cost.
+
+        Texts for a target that takes several a call go through the batcher
+        (shared with concurrent requests); other texts and the images (in
+        calls the backend packs) are this request's own calls.
+        """
+        size = max(1, prepared.max_batch_size)
+        texts = [t for t in pending if isinstance(t, str)]
+        images = [t for t in pending if isinstance(t, ImageInput)]
+        run = _Run(self, backend, prepared, purpose, credentials, deadline, label)
+        share = Share(credentials, deadline) if size > 1 and texts else None
+        batches: list[list[Item]] = []
+        if share is None:
+            batches = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+        if images:
+            batches.extend(list(b) for b in backend.image_batches(prepared, images))
+        work = [run.batch(b) for b in batches]
+        if share is not None:
+            work.append(
+                self._batcher.run(
+                    lane_key(prepared, purpose, credentials),
+                    texts,
+                    size=size,
+                    send=functools.partial(self._send_shared, backend, prepared, purpose, label),
+                    context=share,
+                    give_up_at=deadline - DEADLINE_MARGIN + SHARED_GRACE,
+                    expired=_expired,
+                    urgent=purpose is Purpose.QUERY,
+                )
+            )
+        outcomes = await _gather_or_raise(work)
+        by_item: dict[Item, ItemResult] = {}
+        if share is not None:
+            by_item.update(zip(texts, outcomes.pop(), strict=True))
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            by_item.update(zip(batch, outcome, strict=True))
+        tokens = run.input_tokens + (share.input_tokens if share is not None else 0)
+        return [by_item[item] for item in pending], tokens
+
+    async def _send_shared(
+        self,
+        backend: Backend,
+        prepared: Prepared,
+        purpose: Purpose,
+        label: str,
+        batch: Batch[ItemResult, Share],
+    ) -> list[ItemResult]:
+        """One upstream batch of a lane, run until the latest deadline among its
+        requests; the input tokens billed are shared out by text count."""
+        shares = batch.contexts
+        deadline = max(s.deadline for s in shares)
+        run = _Run(self, backend, prepared, purpose, shares[0].credentials, deadline, label)
+        results = await run.batch(list[Item](batch.texts))
+        counts = [count for _, _, count in batch.shares]
+        for share, tokens in zip(shares, split_tokens(run.input_tokens, counts), strict=True):
+            share.input_tokens += tokens
+        return results
+
+
+def _expired(sent: bool) -> ItemResult:
+    where = "while the upstream call was in flight" if sent else "before the call could start"
+    return ItemResult.fail(_deadline_error(where))
 
 
 class _Run:
@@ -303,8 +378,7 @@ class _Run:
         if expected is not None:
             raise transport_error(
                 "bad_response",
-                f"expected dimension {expected} (as this target answered before), "
-                f"got {got}",
+                f"expected dimension {expected} (as this target answered before), got {got}",
                 target=p.target,
             )
 

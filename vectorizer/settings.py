@@ -112,6 +112,14 @@ class Settings:
     max_rate: float = field(
         default=10_000.0, metadata={"help": "Ceiling of the adaptive rate, calls/s per target."}
     )
+    batch_wait_ms: float = field(
+        default=5.0,
+        metadata={
+            "help": "Most ms a partial upstream batch (Cohere, SageMaker) waits for texts of "
+            "other requests to fill it; only while other requests for the target are in "
+            "progress, never for queries (0: no wait)."
+        },
+    )
     cache_max_bytes: int = field(
         default=64 * MiB, metadata={"help": "In-memory vector cache bound in bytes (0: off)."}
     )
