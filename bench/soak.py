@@ -443,6 +443,11 @@ def run_soak(config: SoakConfig, command: str = "") -> SoakResult:
             str(config.cache_max_bytes),
             "--log-level",
             "warning",
+            # No wait for texts of other requests, so each request keeps calls
+            # of its own: the shutdown check proves every call reached the
+            # upstream by counting one upstream call per request.
+            "--batch-wait-ms",
+            "0",
         )
         started = time.monotonic()
         result = asyncio.run(_run(config, emulator, side))

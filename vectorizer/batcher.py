@@ -74,7 +74,7 @@ class Ticket(Generic[R, C]):
         self.done = asyncio.get_running_loop().create_future()
 
     def fill(self, start: int, results: Sequence[R]) -> None:
-        if self.done.done():
+        if self.withdrawn or self.done.done():
             return  # gave up already: the results are no one's
         self.results[start : start + len(results)] = results
         self.left -= len(results)
@@ -82,7 +82,7 @@ class Ticket(Generic[R, C]):
             self.done.set_result(None)
 
     def fail(self, exc: BaseException) -> None:
-        if not self.done.done():
+        if not (self.withdrawn or self.done.done()):
             self.done.set_exception(exc)
 
 
@@ -139,12 +139,15 @@ class Lane(Generic[R, C]):
         """The request left: its queued texts are not sent."""
         ticket.withdrawn = True
         self.active.discard(ticket)
+        self._unqueue(ticket)
+        self._pump(False)
+        self._maybe_empty()
+
+    def _unqueue(self, ticket: Ticket[R, C]) -> None:
         if any(t is ticket for t, *_ in self._queue):
             kept = [run for run in self._queue if run[0] is not ticket]
             self.queued = sum(stop - start for _, start, stop, _ in kept)
             self._queue = deque(kept)
-        self._pump(False)
-        self._maybe_empty()
 
     def finished(self, ticket: Ticket[R, C]) -> None:
         self.active.discard(ticket)
@@ -216,6 +219,7 @@ class Lane(Generic[R, C]):
         except BaseException as exc:  # noqa: BLE001 - every request of the batch gets it
             for ticket, _, _ in batch.shares:
                 ticket.fail(exc)
+                self._unqueue(ticket)  # the rest of a failed request is not sent
             if not isinstance(exc, Exception):
                 raise
         else:
@@ -288,12 +292,11 @@ class Batcher(Generic[R, C]):
                 r if r is not None else expired(i not in queued)
                 for i, r in enumerate(ticket.results)
             ]
-        except asyncio.CancelledError:
+        except BaseException:
+            # Failed or cancelled: its texts still queued are no one's now.
             lane.withdraw(ticket)
             raise
-        finally:
-            if not ticket.withdrawn:
-                lane.finished(ticket)
+        lane.finished(ticket)
         return ticket.results  # type: ignore[return-value] # every slot is filled
 
     def _drop(self, key: Hashable, lane: Lane[R, C]) -> None:

@@ -33,8 +33,10 @@ async def test_sidecar_import_loses_nothing(
     assert tally.lost == 0, tally
     assert run.failed_calls == 0 and run.sent == N
     assert run.wall < 30
-    # Distinct texts, no retries needed: exactly one upstream call per upstream batch.
+    # Distinct texts, no retries needed: at most one upstream call per batch of
+    # a request, fewer where concurrent requests shared calls (Cohere), and never
+    # fewer than full batches would take.
     calls_per_request = math.ceil(batch / family.max_batch)
     stats = emulator.stats()
-    assert stats["requests"] == (N // batch) * calls_per_request
+    assert math.ceil(N / family.max_batch) <= stats["requests"] <= (N // batch) * calls_per_request
     assert stats["throttled"] == 0

@@ -30,7 +30,9 @@ class Upstream:
         self.batches.append(list(batch.texts))
         self.sent_at.append(time.monotonic())
         if self.delay:
-            await asyncio.sleep(self.delay)
+            # Batches of texts named "slow..." take ten times as long.
+            slow = any(t.startswith("slow") for t in batch.texts)
+            await asyncio.sleep(self.delay * (10 if slow else 1))
         if self.fail_with is not None and any(t.startswith("fatal") for t in batch.texts):
             raise self.fail_with
         return [f"error:{t}" if t.startswith("bad") else f"{t}!" for t in batch.texts]
@@ -224,3 +226,16 @@ def test_batches_never_exceed_the_size_and_lose_nothing():
 
     batches = asyncio.run(scenario())
     assert max(len(x) for x in batches) <= 7
+
+
+async def test_a_failed_request_withdraws_its_queued_texts():
+    b: Batcher[str, str] = Batcher(max_wait=10.0)
+    up = Upstream(delay=0.05, fail_with=RuntimeError("access denied"))
+    busy = asyncio.create_task(run(b, ["slow1", "slow2", "slow3", "slow4"], up, name="busy"))
+    await asyncio.sleep(0.01)
+    with pytest.raises(RuntimeError, match="access denied"):
+        await run(b, ["fatal1", "f2", "f3", "f4", "f5", "f6"], up, name="failing")
+    await busy
+    await asyncio.sleep(0.02)
+    assert all("f5" not in x for x in up.batches)  # its partial rest was never sent
+    assert b.lane(KEY) is None
