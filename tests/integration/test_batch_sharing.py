@@ -102,3 +102,36 @@ async def test_a_bad_text_fails_alone_inside_shared_batches(servers) -> None:
                 assert result.error.code == "MODEL_ERROR" and not result.error.retryable
             else:
                 assert result.HasField("vector"), (text, result.error)
+
+
+async def test_each_request_keeps_its_own_deadline_in_shared_calls(servers) -> None:
+    emu, side = servers
+    emu.reset()
+    emu.faults(latency_ms=1500)
+    patient = [f"patient {i}" for i in range(150)]
+    hurried = [f"hurried {i}" for i in range(100)]
+    try:
+        async with grpc.aio.insecure_channel(side.grpc_address, options=OPTIONS) as channel:
+            stub = pb_grpc.VectorizerStub(channel)
+
+            def call(texts: list[str], timeout: float):
+                request = pb.VectorizeRequest(texts=texts, config=COHERE)
+                return stub.Vectorize(request, timeout=timeout)
+
+            busy = asyncio.ensure_future(call([f"busy {i}" for i in range(10)], 30))
+            await asyncio.sleep(0.1)
+            slow = asyncio.ensure_future(call(patient, 30))
+            await asyncio.sleep(0.1)  # its partial batch waits for company
+            fast = await asyncio.gather(call(hurried, 0.8), return_exceptions=True)
+            answer = await slow
+            await busy
+    finally:
+        emu.faults(latency_ms=40)
+    bodies = [r["body"]["texts"] for r in emu.requests() if r["service"] == "bedrock"]
+    shared = [b for b in bodies if any(t.startswith("patient") for t in b)]
+    assert any(t.startswith("hurried") for b in shared for t in b)  # one call carried both
+    (outcome,) = fast
+    # Every item of the hurried request timed out: the whole request says so.
+    assert isinstance(outcome, grpc.aio.AioRpcError)
+    assert outcome.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,)
+    assert all(r.HasField("vector") for r in answer.results) and len(answer.results) == 150
