@@ -65,7 +65,7 @@ def test_titan_multimodal_image_alone_and_with_text() -> None:
     parsed = parse_image_response(
         codec, {"embedding": [0.5, 0.5], "inputTextTokenCount": 3, "message": None}, 1
     )
-    assert parsed.vectors == [[0.5, 0.5]] and parsed.input_tokens == 3
+    assert parsed.vectors.tolist() == [[0.5, 0.5]] and parsed.input_tokens == 3
 
 
 def test_nova_image_bytes_and_s3_with_purpose_and_detail() -> None:
@@ -89,7 +89,7 @@ def test_nova_image_bytes_and_s3_with_purpose_and_detail() -> None:
         "source": {"s3Location": {"uri": "s3://bucket-1/k/a.jpg"}},
     }
     answer = {"embeddings": [{"embeddingType": "IMAGE", "embedding": [1.0, 0.0]}]}
-    assert parse_image_response(codec, answer, 1).vectors == [[1.0, 0.0]]
+    assert parse_image_response(codec, answer, 1).vectors.tolist() == [[1.0, 0.0]]
     with pytest.raises(ValueError, match="IMAGE"):
         text_answer = {"embeddings": [{"embeddingType": "TEXT", "embedding": [1]}]}
         parse_image_response(codec, text_answer, 1)
@@ -123,7 +123,7 @@ def test_cohere_v4_images_and_mixed_inputs_never_with_texts() -> None:
         }
     ]
     answer = {"embeddings": {"float": [[1.0], [2.0]]}, "response_type": "embeddings_by_type"}
-    assert parse_image_response(codec, answer, 2).vectors == [[1.0], [2.0]]
+    assert parse_image_response(codec, answer, 2).vectors.tolist() == [[1.0], [2.0]]
 
 
 def test_marengo_image_inline_and_s3() -> None:
@@ -148,7 +148,9 @@ def test_marengo_image_inline_and_s3() -> None:
         "inputType": "text_image",
         "text_image": {"inputText": "goal", "mediaSource": {"base64String": B64}},
     }
-    assert parse_image_response(three, {"data": {"embedding": [3.0]}}, 1).vectors == [[3.0]]
+    assert parse_image_response(three, {"data": {"embedding": [3.0]}}, 1).vectors.tolist() == [
+        [3.0]
+    ]
 
 
 def test_text_only_family_has_no_image_body() -> None:
