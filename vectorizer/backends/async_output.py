@@ -129,7 +129,7 @@ def parse_nova_lines(text: str, embedding_type: str) -> list[Segment]:
             segments.append(Segment(index, start, end, embedding_type, error=error))
             continue
         try:
-            vector = float_vector(entry.get("embedding"))
+            vector = float_vector(entry.get("embedding")).tolist()
         except ValueError as exc:
             raise ValueError(f"{what}: 'embedding': {exc}") from None
         segments.append(Segment(index, start, end, embedding_type, vector=vector))
@@ -148,7 +148,7 @@ def parse_marengo_output(body: bytes) -> list[Segment]:
         what = f"{MARENGO_OUTPUT_FILE} data[{i}]"
         entry = _obj(item, what)
         try:
-            vector = float_vector(entry.get("embedding"))
+            vector = float_vector(entry.get("embedding")).tolist()
         except ValueError as exc:
             raise ValueError(f"{what}: 'embedding': {exc}") from None
         option = entry.get("embeddingOption", "")
