@@ -287,7 +287,8 @@ def test_nova_result_and_lines_with_a_failed_segment() -> None:
         ]
     )
     ok, failed = parse_nova_lines(lines, "VIDEO")
-    assert (ok.index, ok.start_seconds, ok.end_seconds, ok.vector) == (0, 0.0, 5.0, [0.1, 0.2])
+    assert (ok.index, ok.start_seconds, ok.end_seconds) == (0, 0.0, 5.0)
+    assert ok.vector == pytest.approx([0.1, 0.2])  # parsed as float32
     assert failed.vector is None and failed.error is not None and failed.error.retryable
     assert (failed.start_seconds, failed.end_seconds) == (5.0, 7.5)
 
