@@ -14,8 +14,8 @@ from vectorizer.client import (
     RequestError,
     RetryPolicy,
     VectorizerClient,
-    _Progress,
 )
+from vectorizer.client.progress import Progress
 from vectorizer.emulator.vectors import deterministic_vector, purposed_vector
 from vectorizer.v1 import vectorizer_pb2 as pb
 
@@ -38,7 +38,7 @@ def err(code: str, retryable: bool) -> pb.Result:
 
 
 def test_progress_resends_only_retryable_items_and_keeps_order() -> None:
-    p = _Progress(4, RetryPolicy(max_attempts=3, base_delay=0.0), timeout=10)
+    p = Progress(4, RetryPolicy(max_attempts=3, base_delay=0.0), timeout=10)
     p.attempts = 1
     p.absorb(
         pb.VectorizeResponse(
@@ -65,7 +65,7 @@ def test_progress_resends_only_retryable_items_and_keeps_order() -> None:
 
 
 def test_progress_stops_at_max_attempts() -> None:
-    p = _Progress(1, RetryPolicy(max_attempts=2, base_delay=0.0), timeout=10)
+    p = Progress(1, RetryPolicy(max_attempts=2, base_delay=0.0), timeout=10)
     for attempt in (1, 2):
         p.attempts = attempt
         p.absorb(pb.VectorizeResponse(results=[err("THROTTLED", True)]))
@@ -200,7 +200,7 @@ async def test_client_arrays_match_lists(sidecar: Sidecar, emulator: Emulator) -
 
 
 def test_packed_progress_reads_a_server_that_only_answers_values() -> None:
-    p = _Progress(2, RetryPolicy(), timeout=10, packed=True)
+    p = Progress(2, RetryPolicy(), timeout=10, packed=True)
     p.attempts = 1
     p.absorb(pb.VectorizeResponse(results=[vec(1.0, 2.5), vec(0.5, -1.0)]))
     assert p.matrix().tolist() == [[1.0, 2.5], [0.5, -1.0]]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from vectorizer.balance import ROUND_ROBIN_SERVICE_CONFIG, channel_options, replicas_target
-from vectorizer.client import _channel_target
+from vectorizer.client.core import client_target
 
 
 def test_ip_lists_become_grpc_address_lists() -> None:
@@ -43,11 +43,11 @@ def test_round_robin_options() -> None:
 
 def test_client_address_forms() -> None:
     # One address: today's behaviour (pick_first) unless round robin is asked for.
-    assert _channel_target("localhost:50051", None) == ("localhost:50051", False)
-    assert _channel_target("svc:50051", True) == ("dns:///svc:50051", True)
+    assert client_target("localhost:50051", None) == ("localhost:50051", False)
+    assert client_target("svc:50051", True) == ("dns:///svc:50051", True)
     # A list: round robin over it unless switched off.
-    assert _channel_target(["127.0.0.1:1", "127.0.0.1:2"], None) == (
+    assert client_target(["127.0.0.1:1", "127.0.0.1:2"], None) == (
         "ipv4:127.0.0.1:1,127.0.0.1:2",
         True,
     )
-    assert _channel_target(["127.0.0.1:1"], False)[1] is False
+    assert client_target(["127.0.0.1:1"], False)[1] is False
