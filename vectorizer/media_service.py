@@ -2,37 +2,40 @@
 
 Thin, like `service.VectorizerService`: it unpacks a request into a
 `JobInput`, asks the manager, and packs `JobRecord`s and `Segment`s into
-messages. Errors are mapped to statuses once (`_observe`), with the same
-metrics and log line as the Vectorizer service; messages are scrubbed of any
-credential the caller sent.
+messages. Errors are mapped to statuses by `rpc.observe` / `rpc.RpcCall`,
+with the same metrics and log line as the Vectorizer service; messages are
+scrubbed of any credential the caller sent.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
-from vectorizer import metrics
 from vectorizer.app import App
 from vectorizer.backends.async_output import Segment
 from vectorizer.config import resolve
-from vectorizer.errors import GRPC_STATUS, Kind, VectorizerError
+from vectorizer.errors import Kind, VectorizerError
 from vectorizer.jobs.intake import JobInput
 from vectorizer.jobs.manager import MediaJobs
 from vectorizer.jobs.model import JobRecord, JobState
-from vectorizer.observe import log_call, request_id, scrubber
-from vectorizer.service import credentials_from_metadata, to_purpose
+from vectorizer.rpc import (
+    RpcCall,
+    caller_credentials,
+    credentials_from_metadata,
+    observe,
+    target_config,
+    to_purpose,
+)
 from vectorizer.transport import AwsCredentials
 from vectorizer.v1 import media_jobs_pb2 as mpb
 from vectorizer.v1 import media_jobs_pb2_grpc as mpb_grpc
 from vectorizer.v1 import vectorizer_pb2 as pb
 
 log = logging.getLogger("vectorizer.media")
-R = TypeVar("R")
 SERVICE_NAME = mpb.DESCRIPTOR.services_by_name["MediaJobs"].full_name
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -111,12 +114,6 @@ class MediaJobsService(mpb_grpc.MediaJobsServicer):
         self.app = app
         self.jobs = jobs
 
-    async def _caller(self, context: grpc.aio.ServicerContext) -> tuple[AwsCredentials, bool]:
-        creds = credentials_from_metadata(context.invocation_metadata())
-        if creds is not None:
-            return creds, True
-        return await self.app.credentials.resolve(), False
-
     async def _identity(
         self, context: grpc.aio.ServicerContext
     ) -> tuple[str, bool, AwsCredentials | None]:
@@ -126,21 +123,7 @@ class MediaJobsService(mpb_grpc.MediaJobsServicer):
         return "", False, None
 
     def _input(self, msg: mpb.SubmitMediaJobRequest) -> JobInput:
-        which = msg.WhichOneof("target")
-        if which == "collection":
-            cfg = self.app.collections.get(msg.collection)
-            if cfg is None:
-                known = ", ".join(sorted(self.app.collections)) or "none loaded"
-                raise VectorizerError(
-                    Kind.NOT_FOUND,
-                    f"unknown collection {msg.collection!r}; known collections: {known}",
-                )
-        elif which == "config":
-            cfg = msg.config
-        else:
-            raise VectorizerError(
-                Kind.INVALID_ARGUMENT, "set either config (inline) or collection (a loaded name)"
-            )
+        cfg, _ = target_config(self.app.collections, msg)
         config = resolve(cfg)
         seg = msg.segmentation
         return JobInput(
@@ -172,12 +155,12 @@ class MediaJobsService(mpb_grpc.MediaJobsServicer):
                     Kind.INVALID_ARGUMENT,
                     "client_token must be at most 256 printable ASCII characters without spaces",
                 )
-            creds, from_request = await self._caller(context)
+            creds, from_request = await caller_credentials(self.app, context)
             record = await self.jobs.submit(job, creds, from_request)
             info["job_id"] = record.job_id
             return job_to_proto(record)
 
-        return await self._observe("SubmitMediaJob", context, run)
+        return await observe(log, "SubmitMediaJob", context, run, in_flight=False)
 
     async def GetMediaJob(
         self, request: mpb.GetMediaJobRequest, context: grpc.aio.ServicerContext
@@ -196,66 +179,15 @@ class MediaJobsService(mpb_grpc.MediaJobsServicer):
                         msg.next_page_token = str(offset + len(segments))
             return msg
 
-        return await self._observe("GetMediaJob", context, run)
+        return await observe(log, "GetMediaJob", context, run, in_flight=False)
 
     async def WatchMediaJob(
         self, request: mpb.WatchMediaJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[mpb.MediaJob]:
-        md = dict(context.invocation_metadata() or ())
-        started = time.perf_counter()
-        code, message = grpc.StatusCode.OK, ""
-        info: dict[str, Any] = {"request_id": request_id(md.get("x-request-id"))}
-        info["job_id"] = request.job_id
-        try:
+        with RpcCall(log, "WatchMediaJob", context, in_flight=False, latency=False) as call:
+            call.info["job_id"] = request.job_id
             identity, from_request, creds = await self._identity(context)
             async for record in self.jobs.watch(request.job_id, identity, from_request, creds):
                 yield job_to_proto(record)
-        except VectorizerError as exc:
-            code, message = GRPC_STATUS[exc.kind], scrubber(md.items())(exc.message)
-        except Exception:  # noqa: BLE001 - never UNKNOWN
-            log.exception("internal error", extra={"request_id": info["request_id"]})
-            code = grpc.StatusCode.INTERNAL
-            message = f"internal error (request id {info['request_id']}); see the server log"
-        finally:
-            elapsed = time.perf_counter() - started
-            metrics.GRPC_REQUESTS.labels("WatchMediaJob", code.name).inc()
-            if message:
-                info["error"] = message
-            log_call(
-                log,
-                "WatchMediaJob",
-                code.name,
-                elapsed,
-                {"method": "WatchMediaJob", "code": code.name},
-                info,
-            )
-        if code is not grpc.StatusCode.OK:
-            await context.abort(code, message)
-
-    async def _observe(
-        self,
-        method: str,
-        context: grpc.aio.ServicerContext,
-        run: Callable[[dict[str, Any]], Awaitable[R]],
-    ) -> R:
-        started = time.perf_counter()
-        md = dict(context.invocation_metadata() or ())
-        info: dict[str, Any] = {"request_id": request_id(md.get("x-request-id"))}
-        code, message = grpc.StatusCode.OK, ""
-        try:
-            return await run(info)
-        except VectorizerError as exc:
-            code, message = GRPC_STATUS[exc.kind], scrubber(md.items())(exc.message)
-        except Exception:  # noqa: BLE001 - the last line of defence: never UNKNOWN
-            log.exception("internal error", extra={"request_id": info["request_id"]})
-            code = grpc.StatusCode.INTERNAL
-            message = f"internal error (request id {info['request_id']}); see the server log"
-        finally:
-            elapsed = time.perf_counter() - started
-            metrics.GRPC_REQUESTS.labels(method, code.name).inc()
-            metrics.GRPC_LATENCY.labels(method).observe(elapsed)
-            if message:
-                info["error"] = message
-            log_call(log, method, code.name, elapsed, {"method": method, "code": code.name}, info)
-        await context.abort(code, message)
-        raise AssertionError("unreachable")
+        if call.code is not grpc.StatusCode.OK:
+            await context.abort(call.code, call.message)
