@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from vectorizer.errors import Kind, VectorizerError
-from vectorizer.transport import AwsCredentials, AwsTransport, endpoint_base
+from vectorizer.transport import AwsCredentials, AwsTransport, HttpAnswer, endpoint_base
 
 _URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?$")
 
@@ -80,6 +80,8 @@ _CODES: dict[str, tuple[Kind, bool, str]] = {
     "ServiceUnavailable": (Kind.UNAVAILABLE, True, "retry later"),
 }
 _BY_STATUS = {404: "NotFound", 403: "Forbidden", 503: "SlowDown", 500: "InternalError"}
+# The statuses S3 answers a successful request with, by method.
+_SUCCESS = {"HEAD": (200,), "GET": (200,), "PUT": (200, 201)}
 
 
 class S3Error(VectorizerError):
@@ -133,23 +135,10 @@ class S3Client:
         host = base.split("://", 1)[1]
         return f"https://{loc.bucket}.{host}/{key}"
 
-    def _headers(self, bucket_owner: str) -> dict[str, str]:
-        return {"x-amz-expected-bucket-owner": bucket_owner} if bucket_owner else {}
-
     async def head(
         self, loc: S3Uri, region: str, credentials: AwsCredentials, bucket_owner: str = ""
     ) -> ObjectInfo:
-        answer = await self._transport.send(
-            "HEAD",
-            service="s3",
-            region=region,
-            url=self.url(loc, region),
-            credentials=credentials,
-            headers=self._headers(bucket_owner),
-            target=str(loc),
-        )
-        if answer.status != 200:
-            raise _error_from(answer.status, answer.body, str(loc))
+        answer = await self._call("HEAD", loc, region, credentials, bucket_owner)
         length = answer.headers.get("Content-Length", "0")
         return ObjectInfo(
             int(length) if length.isdigit() else 0, answer.headers.get("Content-Type", "")
@@ -158,18 +147,7 @@ class S3Client:
     async def get(
         self, loc: S3Uri, region: str, credentials: AwsCredentials, bucket_owner: str = ""
     ) -> bytes:
-        answer = await self._transport.send(
-            "GET",
-            service="s3",
-            region=region,
-            url=self.url(loc, region),
-            credentials=credentials,
-            headers=self._headers(bucket_owner),
-            target=str(loc),
-        )
-        if answer.status != 200:
-            raise _error_from(answer.status, answer.body, str(loc))
-        return answer.body
+        return (await self._call("GET", loc, region, credentials, bucket_owner)).body
 
     async def put(
         self,
@@ -180,15 +158,33 @@ class S3Client:
         content_type: str,
         bucket_owner: str = "",
     ) -> None:
+        await self._call(
+            "PUT", loc, region, credentials, bucket_owner, data, {"Content-Type": content_type}
+        )
+
+    async def _call(
+        self,
+        method: str,
+        loc: S3Uri,
+        region: str,
+        credentials: AwsCredentials,
+        bucket_owner: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpAnswer:
+        """One signed request for the object; an answer other than success raises `S3Error`."""
+        if bucket_owner:
+            headers = {**(headers or {}), "x-amz-expected-bucket-owner": bucket_owner}
         answer = await self._transport.send(
-            "PUT",
+            method,
             service="s3",
             region=region,
             url=self.url(loc, region),
             credentials=credentials,
-            body=data,
-            headers={"Content-Type": content_type, **self._headers(bucket_owner)},
+            body=body,
+            headers=headers,
             target=str(loc),
         )
-        if answer.status not in (200, 201):
+        if answer.status not in _SUCCESS[method]:
             raise _error_from(answer.status, answer.body, str(loc))
+        return answer

@@ -277,28 +277,7 @@ class AwsTransport:
             region,
             signing_name,
         )
-        wait = self._timeout if timeout is None else max(0.001, min(timeout, self._timeout))
-        try:
-            async with self._client().post(
-                target_url,
-                data=body,
-                headers=signed,
-                timeout=aiohttp.ClientTimeout(total=wait),
-            ) as resp:
-                payload = await resp.read()
-                return HttpAnswer(resp.status, resp.headers, payload)
-        except asyncio.TimeoutError:
-            raise transport_error(
-                "timeout", f"no answer within {wait:.1f}s", target=target
-            ) from None
-        except aiohttp.ClientPayloadError as exc:
-            raise transport_error(
-                "truncated", f"incomplete response body ({type(exc).__name__})", target=target
-            ) from None
-        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-            raise transport_error(
-                "reset", f"connection failed ({type(exc).__name__})", target=target
-            ) from None
+        return await self._exchange("POST", target_url, body, signed, timeout, target)
 
     async def send(
         self,
@@ -327,13 +306,28 @@ class AwsTransport:
             signing_name,
             region,
         ).add_auth(request)
+        signed = dict(request.headers.items())
+        # Not through the URL cache: S3 object URLs are seldom asked for twice.
+        target_url = URL(url, encoded=True)
+        return await self._exchange(method, target_url, body or None, signed, timeout, target)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        target: str,
+    ) -> HttpAnswer:
+        """Send a signed request on the pool; transport faults become `UpstreamError`s."""
         wait = self._timeout if timeout is None else max(0.001, min(timeout, self._timeout))
         try:
             async with self._client().request(
                 method,
-                URL(url, encoded=True),
-                data=body if body else None,
-                headers=dict(request.headers.items()),
+                url,
+                data=body,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=wait),
             ) as resp:
                 payload = await resp.read()
