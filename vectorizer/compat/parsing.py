@@ -95,13 +95,7 @@ def check_texts(limits: Settings, texts: Sequence[str]) -> None:
         )
     for index, size in enumerate(sizes):
         if size > limits.max_text_bytes:
-            raise CompatError(
-                400,
-                f"input[{index}] is {size} bytes of UTF-8, over the limit of "
-                f"{limits.max_text_bytes} per text (--max-text-bytes); shorten or split it",
-                param="input",
-                code="text_too_large",
-            )
+            raise _text_too_large(limits, index, size)
 
 
 def check_items(limits: Settings, items: Sequence[Item]) -> None:
@@ -117,13 +111,7 @@ def check_items(limits: Settings, items: Sequence[Item]) -> None:
     texts = [(n, i) for n, i in enumerate(items) if isinstance(i, str)]
     for (index, _), size in zip(texts, utf8_sizes([t for _, t in texts]), strict=True):
         if size > limits.max_text_bytes:
-            raise CompatError(
-                400,
-                f"input[{index}] is {size} bytes of UTF-8, over the limit of "
-                f"{limits.max_text_bytes} per text (--max-text-bytes); shorten or split it",
-                param="input",
-                code="text_too_large",
-            )
+            raise _text_too_large(limits, index, size)
     total = sum(item_bytes(i) for i in items)
     if total > limits.max_request_bytes:
         raise CompatError(
@@ -132,6 +120,16 @@ def check_items(limits: Settings, items: Sequence[Item]) -> None:
             f"{limits.max_request_bytes}; split the request",
             param="input",
         )
+
+
+def _text_too_large(limits: Settings, index: int, size: int) -> CompatError:
+    return CompatError(
+        400,
+        f"input[{index}] is {size} bytes of UTF-8, over the limit of "
+        f"{limits.max_text_bytes} per text (--max-text-bytes); shorten or split it",
+        param="input",
+        code="text_too_large",
+    )
 
 
 def utf8_sizes(texts: Sequence[str]) -> list[int]:
