@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,6 +49,7 @@ from vectorizer.bulk_journal import Journal, JournalError, JournalState, id_key,
 from vectorizer.client import (
     AsyncVectorizerClient,
     EmbeddingError,
+    ItemFailure,
     PurposeName,
     RequestError,
     RetryPolicy,
@@ -238,7 +239,7 @@ class _Job:
             purpose: PurposeName = "query" if self.options.purpose == "query" else "document"
             try:
                 vectors: list[list[float] | None] = list(await client.embed(texts, purpose=purpose))
-                failures = {}
+                failures: dict[int, ItemFailure] = {}
             except EmbeddingError as exc:
                 if _unavailable(exc, len(batch)):
                     # Not these items' fault: stop, keep them pending for the next run.
@@ -256,19 +257,29 @@ class _Job:
                 self.fatal = f"the server refused the request: {exc.code}: {exc.message}"
                 self.stop.set()
                 continue
-            for i, row in enumerate(batch):
-                failure = failures.get(i)
-                vector = vectors[i] if i < len(vectors) else None
-                if failure is not None or vector is None:
-                    code = failure.code if failure else "INTERNAL"
-                    message = failure.message if failure else "no vector came back"
-                    retryable = failure.retryable if failure else True
-                    self.journal.add_failure(row.id, code, message, retryable)
-                    self._count_failed(bar, 1)
-                else:
-                    self.journal.add_vector(row.id, vector)
-            self.journal.flush()
-            bar.update(len(batch))
+            self._record(batch, vectors, failures, bar)
+
+    def _record(
+        self,
+        batch: list[Row],
+        vectors: Sequence[list[float] | None],
+        failures: Mapping[int, ItemFailure],
+        bar: tqdm,
+    ) -> None:
+        """Journal each row of an answered batch: its vector, or why it has none."""
+        for i, row in enumerate(batch):
+            failure = failures.get(i)
+            vector = vectors[i] if i < len(vectors) else None
+            if failure is not None or vector is None:
+                code = failure.code if failure else "INTERNAL"
+                message = failure.message if failure else "no vector came back"
+                retryable = failure.retryable if failure else True
+                self.journal.add_failure(row.id, code, message, retryable)
+                self._count_failed(bar, 1)
+            else:
+                self.journal.add_vector(row.id, vector)
+        self.journal.flush()
+        bar.update(len(batch))
 
     def _count_failed(self, bar: tqdm, count: int) -> None:
         self.failed += count
