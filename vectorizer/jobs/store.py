@@ -23,11 +23,14 @@ import sys
 import threading
 import time
 from array import array
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from vectorizer.backends.async_output import Segment
 from vectorizer.jobs.model import JobRecord
 from vectorizer.types import ItemError
+
+T = TypeVar("T")
 
 DB_FILE = "media-jobs.sqlite3"
 
@@ -112,10 +115,12 @@ class SqliteJobStore:
             self._db.execute("PRAGMA synchronous=FULL")  # a job acknowledged is on disk
         self._db.executescript(_SCHEMA)
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
-        def locked():  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[[], T]) -> T:
+        """`fn` on a worker thread, one at a time (the connection is shared)."""
+
+        def locked() -> T:
             with self._lock:
-                return fn(*args)
+                return fn()
 
         return await asyncio.to_thread(locked)
 
