@@ -132,9 +132,7 @@ class _Worker:
         """Exited by itself with 0, or was stopped while still starting (nothing to drain)."""
         if self.killed:
             return False
-        return self.last_code in (0, None) or (
-            self.last_code == -signal.SIGTERM and not self.ready
-        )
+        return self.last_code in (0, None) or (self.last_code == -signal.SIGTERM and not self.ready)
 
 
 class Supervisor:
