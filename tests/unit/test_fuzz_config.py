@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from vectorizer import cli
 from vectorizer.config import load_collections, parse_config_json, resolve
 from vectorizer.errors import ConfigError
-from vectorizer.validate import validate_config_locally
 from vectorizer.v1 import vectorizer_pb2 as pb
+from vectorizer.validate import validate_config_locally
 
 KEYS = [f.json_name for f in pb.CollectionConfig.DESCRIPTOR.fields] + [
     f.name for f in pb.CollectionConfig.DESCRIPTOR.fields
