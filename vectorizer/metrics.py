@@ -167,6 +167,13 @@ RATE_LIMIT = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livesum",
 )
+TOKEN_RATE_LIMIT = Gauge(
+    "vectorizer_limiter_token_rate_per_second",
+    "Current adaptive input-token rate limit per target (tokens per second); "
+    "absent until a throttle taught one.",
+    ["service", "model"],
+    registry=REGISTRY,
+)
 LIMITER_WAIT = Histogram(
     "vectorizer_limiter_wait_seconds",
     "Time an upstream call waited for its target's limiter (concurrency and rate).",

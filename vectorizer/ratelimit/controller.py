@@ -1,0 +1,347 @@
+"""Rate arithmetic: find a quota nobody told us, in requests and in tokens.
+
+Pure: every method takes the current time, nothing here sleeps or awaits.
+
+- `LimiterSettings`: the tunables of one target's limiter.
+- `RateController`: the rate of one dimension (requests/s or tokens/s).
+- `PacingController`: both dimensions, and which one a throttle is blamed on.
+- `Rates`: the rates in force (tokens None while no token limit is known).
+
+Why this design. An upstream quota behaves like a token bucket: while we
+send faster than it refills, every call that finds a token is accepted and
+the rest are throttled, so the rate of *accepted* calls in a round that saw
+throttles is the quota (minus whatever another client takes), measured, not
+guessed. A throttled round therefore sets the rate straight to what that
+round delivered, less `MARGIN` (a cut to the measured quota, never a
+fixed-factor cut below it: a factor cut leaves seconds of quota unused per
+throttle, which is what the old AIMD controller did). Throttled calls cost
+no quota, so running a little over the quota only costs retries; running
+under it while the quota's bucket is full wastes it. Hence the cycle, per
+dimension, in the spirit of BBR's probing and CUBIC's growth curve:
+
+- STARTUP: no limit known; the rate doubles every `STARTUP_DOUBLING_SECONDS`
+  of rounds in which our own pacing was the bottleneck. It ends on the
+  second throttled round in a row: a lone throttled round in start-up is
+  what an empty quota bucket does to the very first calls (their retries
+  succeed at once), and must not cut the rate before the quota was found.
+- HOLD (`HOLD_SECONDS`) after a cut: no growth; a throttled round in HOLD
+  cuts again only if it delivered clearly less than the estimate (the quota
+  dropped again). Throttles of calls sent before a cut are no signal at all:
+  the scheduler leaves them out of the rounds.
+- PROBE: the rate leaves the estimate slowly, then ever faster,
+  rate = base * (1 + PROBE_GAIN * (2 ** (t / PROBE_DOUBLING_SECONDS) - 1)),
+  t counting rounds our pacing bound. At an unchanged quota it crosses the
+  estimate within a fraction of a second by a few percent, a few calls are
+  throttled and the cut resets it (that also spends what the quota's bucket
+  saved during HOLD); a doubled quota is reached in about two seconds.
+- RECOVER: after a HOLD, if a clearly higher rate was sustained through a
+  second of clean rounds in the last `RECOVERY_WINDOW_SECONDS` (a throttle
+  storm cut us far down), the rate grows at start-up speed back to it, then
+  probes from there. If that fails (the quota really did drop) the memory
+  is dropped.
+
+The rate only grows in rounds where our own pacing was the bottleneck (the
+calls sent reached `BINDING_UTILISATION` of the rate): a target whose callers
+send less, or whose concurrency bound binds first, keeps the rate it proved.
+
+Tokens. The token rate is untold too and learned the same way, starting
+unlimited. A throttle does not say which quota it hit, so it is blamed on
+one dimension: if one of them delivered clearly less than it did in a recent
+clean round while the other did not, it cannot be the limit and the other
+one is blamed; otherwise the dimension our own pacing was closer to is
+(requests while no token limit is known). With texts of even length the two
+move together and requests are blamed: pacing on requests then gives the
+same result; the token limit is learned when text lengths change.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from vectorizer.ratelimit.rounds import Round
+
+# Start-up (and recovery) growth: rate' = rate * 2 ** (dt / STARTUP_DOUBLING_SECONDS),
+# at most doubling in one round.
+STARTUP_DOUBLING_SECONDS = 0.35
+# Start-up ends on a round with at least STARTUP_EXIT_THROTTLES throttled
+# calls that are STARTUP_EXIT_SHARE of its answers or more (the quota is
+# clearly below the rate), else on the STARTUP_EXIT_ROUNDS-th throttled round
+# in a row. A new target's first burst (budgets.INITIAL_BURST_CALLS) is
+# smaller than STARTUP_EXIT_THROTTLES, so an empty quota bucket throttling
+# all of it does not end start-up on its own.
+STARTUP_EXIT_THROTTLES = 4
+STARTUP_EXIT_SHARE = 0.1
+STARTUP_EXIT_ROUNDS = 2
+# After a throttled round: rate = MARGIN below the accepted rate it measured.
+MARGIN = 0.02
+HOLD_SECONDS = 1.0
+# In HOLD, a throttled round cuts again only if it delivered less than
+# (1 - HOLD_TOLERANCE) x the estimate: the quota dropped again. Less is
+# jitter around the quota's empty bucket, and PROBE will measure it anew.
+HOLD_TOLERANCE = 0.02
+PROBE_GAIN = 0.05
+PROBE_DOUBLING_SECONDS = 0.5
+# The rate grows only when calls sent reached this share of rate x duration.
+BINDING_UTILISATION = 0.8
+# RECOVER's target: the best rate sustained through SUSTAIN_SECONDS of clean
+# rounds (out of start-up) in the last RECOVERY_WINDOW_SECONDS, when it is
+# more than RECOVERY_GAP above the estimate.
+SUSTAIN_SECONDS = 1.0
+RECOVERY_WINDOW_SECONDS = 10.0
+RECOVERY_GAP = 0.25
+# Blame looks back this far for the best rate delivered in a clean round.
+BLAME_WINDOW_SECONDS = 10.0
+# Blame: "clearly less than a recent clean round" means below (1 - BLAME_GAP) x it.
+BLAME_GAP = 0.1
+# The slowest token rate the controller sets (tokens/s).
+MIN_TOKEN_RATE = 1.0
+
+
+@dataclass(frozen=True)
+class LimiterSettings:
+    """One target's limits: requests in calls/s, tokens in input tokens/s.
+
+    `max_token_rate` 0 means untold: no token limit until throttles teach one.
+    `chars_per_token` is the starting estimate of the token counter, learned
+    per target from the counts AWS returns.
+    """
+
+    max_concurrency: int = 64
+    initial_rate: float = 50.0
+    min_rate: float = 1.0
+    max_rate: float = 10_000.0
+    max_token_rate: float = 0.0
+    chars_per_token: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if not 0 < self.min_rate <= self.max_rate:
+            raise ValueError("rates must satisfy 0 < min_rate <= max_rate")
+        if self.initial_rate <= 0:
+            raise ValueError("initial_rate must be positive")
+        if self.max_token_rate < 0:
+            raise ValueError("max_token_rate must be >= 0 (0: untold)")
+        if self.chars_per_token <= 0:
+            raise ValueError("chars_per_token must be positive")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates in force: calls/s, and tokens/s or None (not limited)."""
+
+    requests: float
+    tokens: float | None = None
+
+
+class Mode(str, enum.Enum):
+    UNLIMITED = "unlimited"  # tokens before any throttle was blamed on them
+    STARTUP = "startup"
+    HOLD = "hold"
+    RECOVER = "recover"
+    PROBE = "probe"
+
+
+class RateController:
+    """The adaptive rate of one dimension. `rate` is math.inf while UNLIMITED."""
+
+    def __init__(self, initial: float | None, floor: float, ceiling: float, now: float):
+        self.floor = floor
+        self.ceiling = ceiling
+        if initial is None:
+            self.mode = Mode.UNLIMITED
+            self.rate = math.inf
+        else:
+            self.mode = Mode.STARTUP
+            self.rate = self._clamp(initial)
+        self.estimate = self.rate  # the quota as last measured (or the start rate)
+        self._throttled_rounds = 0
+        self._cut_at = now
+        self._probe_time = 0.0
+        self._best = 0.0  # best rate delivered in a clean round...
+        self._best_at = -math.inf  # ...and when
+        self._recall = 0.0  # best rate sustained through clean rounds...
+        self._recall_at = -math.inf  # ...and when
+        self._stretch: deque[tuple[float, float]] = deque()  # clean rounds: (s, units)
+        self._stretch_seconds = 0.0
+        self._stretch_units = 0.0
+
+    def _clamp(self, rate: float) -> float:
+        return min(self.ceiling, max(self.floor, rate))
+
+    def best(self, now: float) -> float:
+        """The best rate delivered in a clean round lately (0 if none)."""
+        return self._best if now - self._best_at <= BLAME_WINDOW_SECONDS else 0.0
+
+    def recall(self, now: float) -> float:
+        """The best rate sustained lately (0 if none): RECOVER's target."""
+        return self._recall if now - self._recall_at <= RECOVERY_WINDOW_SECONDS else 0.0
+
+    def utilisation(self, sent: float, duration: float) -> float:
+        if math.isinf(self.rate) or duration <= 0:
+            return 0.0
+        return sent / (self.rate * duration)
+
+    def on_round(
+        self,
+        duration: float,
+        sent: float,
+        delivered: float,
+        throttles: int,
+        answers: int,
+        blamed: bool,
+        now: float,
+        may_grow: bool = True,
+    ) -> float:
+        """Apply one round of this dimension: `sent` units in `duration`
+        seconds, `delivered` units/s accepted, `throttles` of the round's
+        `answers` were throttled (calls sent before the last cut not counted)."""
+        if self.mode is Mode.HOLD and now - self._cut_at >= HOLD_SECONDS:
+            # HOLD is over. RECOVER starts only in a clean round: a round
+            # still throttled would end it at once, and forget the target.
+            self._probe_time = 0.0
+            if not throttles and self.recall(now) > self.estimate * (1 + RECOVERY_GAP):
+                self.mode = Mode.RECOVER
+            else:
+                self.mode = Mode.PROBE
+        if not throttles:
+            self._on_clean(duration, sent, delivered, now, may_grow)
+        elif blamed:
+            self._on_throttled(delivered, throttles, answers, now)
+        # Throttled but blamed on the other dimension: this one holds.
+        return self.rate
+
+    def _sustained(self, duration: float, delivered: float, now: float) -> None:
+        """Track the rate delivered over the last SUSTAIN_SECONDS of clean rounds."""
+        self._stretch.append((duration, delivered * duration))
+        self._stretch_seconds += duration
+        self._stretch_units += delivered * duration
+        while self._stretch_seconds - self._stretch[0][0] >= SUSTAIN_SECONDS:
+            seconds, units = self._stretch.popleft()
+            self._stretch_seconds -= seconds
+            self._stretch_units -= units
+        if self._stretch_seconds >= SUSTAIN_SECONDS:
+            rate = self._stretch_units / self._stretch_seconds
+            if rate >= self.recall(now):
+                self._recall, self._recall_at = rate, now
+
+    def _on_clean(
+        self, duration: float, sent: float, delivered: float, now: float, may_grow: bool
+    ) -> None:
+        self._throttled_rounds = 0
+        if delivered >= self.best(now):
+            self._best, self._best_at = delivered, now
+        if self.mode is Mode.UNLIMITED:
+            return
+        if self.mode is not Mode.STARTUP:  # start-up's rounds may drain a full bucket
+            self._sustained(duration, delivered, now)
+        if not may_grow or self.utilisation(sent, duration) < BINDING_UTILISATION:
+            return  # our pacing was not the bottleneck: growing would be a guess
+        if self.mode is Mode.STARTUP:
+            self.rate = self._clamp(self.rate * _growth(duration))
+            return
+        if self.mode is Mode.RECOVER:
+            recall = self.recall(now)
+            grown = self.rate * 2 ** (duration / STARTUP_DOUBLING_SECONDS)
+            if grown < recall * (1 - MARGIN):
+                self.rate = self._clamp(grown)
+                return
+            self.mode = Mode.PROBE  # back where we were: probe from there
+            self.estimate = max(self.estimate, recall)
+        if self.mode is Mode.PROBE:
+            self._probe_time += duration
+            lift = PROBE_GAIN * (2 ** (self._probe_time / PROBE_DOUBLING_SECONDS) - 1)
+            self.rate = self._clamp(self.estimate * (1 - MARGIN) * (1 + lift))
+
+    def _on_throttled(self, delivered: float, throttles: int, answers: int, now: float) -> None:
+        self._throttled_rounds += 1
+        self._stretch.clear()
+        self._stretch_seconds = self._stretch_units = 0.0
+        if self.mode is Mode.STARTUP:
+            strong = (
+                throttles >= STARTUP_EXIT_THROTTLES and throttles >= STARTUP_EXIT_SHARE * answers
+            )
+            if not strong and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
+                return  # hold: maybe only the first calls met an empty bucket
+        elif self.mode is Mode.HOLD and delivered >= self.estimate * (1 - HOLD_TOLERANCE):
+            return
+        if self.mode is Mode.RECOVER:
+            self._recall = 0.0  # that rate is gone
+        self.estimate = max(delivered, self.floor)
+        self.rate = self._clamp(delivered * (1 - MARGIN))
+        self.mode = Mode.HOLD
+        self._cut_at = now
+
+
+def _growth(duration: float) -> float:
+    return min(2.0, 2 ** (duration / STARTUP_DOUBLING_SECONDS))
+
+
+class PacingController:
+    """Requests and tokens of one target, and the blame for each throttled round."""
+
+    def __init__(self, settings: LimiterSettings, now: float):
+        self.requests = RateController(
+            min(settings.max_rate, max(settings.min_rate, settings.initial_rate)),
+            settings.min_rate,
+            settings.max_rate,
+            now,
+        )
+        told = settings.max_token_rate
+        self.tokens = RateController(
+            told or None, min(MIN_TOKEN_RATE, told or MIN_TOKEN_RATE), told or math.inf, now
+        )
+        if told:
+            self.tokens.mode = Mode.PROBE  # told: start at the ceiling
+
+    @property
+    def rates(self) -> Rates:
+        tokens = self.tokens.rate
+        return Rates(self.requests.rate, None if math.isinf(tokens) else tokens)
+
+    def on_round(self, r: Round, now: float, may_grow: bool = True) -> Rates:
+        """Apply one round; `may_grow=False` applies its cuts only (a replica
+        of a shared budget that does not hold the probe lease)."""
+        throttles, answers = r.calls_throttled, r.answers
+        on_tokens = throttles > 0 and self.blame_tokens(r, now)
+        self.requests.on_round(
+            r.duration,
+            r.calls_sent,
+            r.delivered_calls(),
+            throttles,
+            answers,
+            not on_tokens,
+            now,
+            may_grow,
+        )
+        if r.tokens_counted:
+            self.tokens.on_round(
+                r.duration,
+                r.tokens_sent,
+                r.delivered_tokens(),
+                throttles,
+                answers,
+                on_tokens,
+                now,
+                may_grow,
+            )
+        return self.rates
+
+    def blame_tokens(self, r: Round, now: float) -> bool:
+        """Whether a throttled round is blamed on the token quota."""
+        if not r.tokens_counted:
+            return False  # AWS reports no tokens for this target: requests it is
+        below_requests = _below_best(self.requests, r.delivered_calls(), now)
+        below_tokens = _below_best(self.tokens, r.delivered_tokens(), now)
+        if below_requests != below_tokens:
+            return below_requests
+        req_use = self.requests.utilisation(r.calls_sent, r.duration)
+        tok_use = self.tokens.utilisation(r.tokens_sent, r.duration)
+        return tok_use > req_use
+
+
+def _below_best(controller: RateController, delivered: float, now: float) -> bool:
+    return delivered < controller.best(now) * (1 - BLAME_GAP)
