@@ -38,7 +38,7 @@ dimension, in the spirit of BBR's probing and CUBIC's growth curve:
   second of clean rounds in the last `RECOVERY_WINDOW_SECONDS` (a throttle
   storm cut us far down), the rate grows at start-up speed back to it, then
   probes from there. If that fails (the quota really did drop) the memory
-  is dropped.
+  is dropped: one overshoot, a few throttles, after a real drop.
 
 The rate only grows in rounds where our own pacing was the bottleneck (the
 calls sent reached `BINDING_UTILISATION` of the rate): a target whose callers

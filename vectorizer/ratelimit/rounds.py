@@ -8,14 +8,20 @@
 A round closes at the first answer after at least `ROUND_SECONDS` and
 `ROUND_MIN_ANSWERS` answers, or after `ROUND_MAX_SECONDS` with any answer;
 or early, once it holds `EARLY_CLOSE_THROTTLES` throttles and its saturated
-part (below) can be measured: a quota clearly exceeded is acted on
-within a few tens of milliseconds, not at the end of a round.
+part (below) can be measured: a quota clearly exceeded is acted on within a
+few tens of milliseconds, not at the end of a round.
 
-The accepted rate of a throttled round (`Round.delivered_calls`) is counted
-from its first throttled answer on: the quota's bucket was empty then, so
-every call accepted after it is the quota refilling. Counted over the whole
-round it would include the calls a full bucket let through before, and
-overstate the quota right when a start-up drains that bucket.
+The accepted rate of a throttled round (`Round.delivered_calls`) is measured
+over its saturated part: the calls *sent* from the first throttled one on.
+The quota's bucket was empty when that call arrived, so every call accepted
+after it is the quota refilling. Counted over the whole round, the rate
+would include the calls a full bucket let through before, and overstate the
+quota right when a start-up drains that bucket. It goes by send times, not
+answer times, because answers overtake each other: with latencies a few
+milliseconds apart, an answer to a call the full bucket accepted can come
+after the first throttle, and counting it would again overstate the quota.
+The part ends a latency spread (slowest answer - fastest, in the round)
+before the last call answered, so every call sent inside it has answered.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ ROUND_SECONDS = 0.1
 ROUND_MIN_ANSWERS = 8
 ROUND_MAX_SECONDS = 1.0
 EARLY_CLOSE_THROTTLES = 4
-# The saturated part of a round is measured on its own once it lasts
-# SATURATED_SECONDS and holds SATURATED_ANSWERS answers.
+# The saturated part of a round is measured on its own once it spans
+# SATURATED_SECONDS and holds SATURATED_OK accepted calls (fewer would make
+# the count too coarse a measure).
 SATURATED_SECONDS = 0.01
-SATURATED_ANSWERS = 8
+SATURATED_OK = 8
 
 
 @dataclass(frozen=True)
@@ -44,16 +51,14 @@ class Round:
     tokens_sent: float = 0.0
     tokens_ok: float = 0.0
     tokens_counted: bool = False
-    # From the first throttled answer to the end: seconds, answers, calls and
-    # tokens ok.
+    # The saturated part (by send time): seconds, calls and tokens accepted.
     saturated: float = 0.0
-    saturated_answers: int = 0
     saturated_calls_ok: int = 0
     saturated_tokens_ok: float = 0.0
 
     @property
     def measured_saturated(self) -> bool:
-        return self.saturated >= SATURATED_SECONDS and self.saturated_answers >= SATURATED_ANSWERS
+        return self.saturated >= SATURATED_SECONDS and self.saturated_calls_ok >= SATURATED_OK
 
     @property
     def answers(self) -> int:
@@ -85,10 +90,12 @@ class RoundMeter:
         self._tokens_sent = 0.0
         self._tokens_ok = 0.0
         self._counted = False
-        self._first_throttle: float | None = None
-        self._sat_answers = 0
-        self._sat_ok = 0
-        self._sat_tokens = 0.0
+        # Answers by send time, (sent_at, accepted, tokens), kept for the
+        # saturated part; the earliest send time of a throttled call.
+        self._answers: list[tuple[float, bool, float]] = []
+        self._first_throttled = float("inf")
+        self._fastest = float("inf")
+        self._slowest = 0.0
 
     def on_send(self, tokens: float, now: float, idle: bool) -> None:
         if idle and now - self._last > ROUND_MAX_SECONDS:
@@ -98,32 +105,40 @@ class RoundMeter:
         self._sent += 1
         self._tokens_sent += tokens
 
-    def on_answer(self, throttled: bool, tokens: float, counted: bool, now: float) -> Round | None:
+    def on_answer(
+        self,
+        throttled: bool,
+        tokens: float,
+        counted: bool,
+        now: float,
+        sent_at: float | None = None,
+    ) -> Round | None:
+        """One answer; `sent_at` is when its call was granted (now if unknown)."""
         self._last = now
+        sent = now if sent_at is None else sent_at
+        latency = now - sent
+        self._fastest = min(self._fastest, latency)
+        self._slowest = max(self._slowest, latency)
+        self._answers.append((sent, not throttled, tokens))
         if throttled:
             self._throttled += 1
-            if self._first_throttle is None:
-                self._first_throttle = now
-            else:
-                self._sat_answers += 1
+            self._first_throttled = min(self._first_throttled, sent)
         else:
             self._ok += 1
             self._tokens_ok += tokens
             self._counted = self._counted or counted
-            if self._first_throttle is not None:
-                self._sat_answers += 1
-                self._sat_ok += 1
-                self._sat_tokens += tokens
         elapsed = now - self._start
-        saturated = now - self._first_throttle if self._first_throttle is not None else 0.0
         answers = self._ok + self._throttled
         closes = (elapsed >= ROUND_SECONDS and answers >= ROUND_MIN_ANSWERS) or (
             elapsed >= ROUND_MAX_SECONDS
         )
+        saturated: tuple[float, int, float] = (0.0, 0, 0.0)
+        if self._throttled and (closes or self._throttled >= EARLY_CLOSE_THROTTLES):
+            saturated = self._saturated()
         early = (
             self._throttled >= EARLY_CLOSE_THROTTLES
-            and saturated >= SATURATED_SECONDS
-            and self._sat_answers >= SATURATED_ANSWERS
+            and saturated[0] >= SATURATED_SECONDS
+            and saturated[1] >= SATURATED_OK
         )
         if not (closes or early) or elapsed <= 0:
             return None
@@ -135,10 +150,21 @@ class RoundMeter:
             self._tokens_sent,
             self._tokens_ok,
             self._counted,
-            saturated,
-            self._sat_answers,
-            self._sat_ok,
-            self._sat_tokens,
+            *saturated,
         )
         self._restart(now)
         return done
+
+    def _saturated(self) -> tuple[float, int, float]:
+        """(seconds, calls ok, tokens ok) of the saturated part, by send time."""
+        start = self._first_throttled
+        end = max(sent for sent, _, _ in self._answers) - (self._slowest - self._fastest)
+        if end <= start:
+            return (0.0, 0, 0.0)
+        ok = 0
+        tokens = 0.0
+        for sent, accepted, used in self._answers:
+            if accepted and start <= sent <= end:
+                ok += 1
+                tokens += used
+        return (end - start, ok, tokens)

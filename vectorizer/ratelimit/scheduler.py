@@ -180,7 +180,10 @@ class AdaptiveLimiter:
                 self._estimator.learn(permit.chars, tokens)
                 if used != estimated:
                     self._add_refund(Cost(0.0, estimated - used))
-            done = self._meter.on_answer(outcome == THROTTLED, used, counted, self._clock())
+            sent_at = permit.granted_at if permit is not None else None
+            done = self._meter.on_answer(
+                outcome == THROTTLED, used, counted, self._clock(), sent_at
+            )
             if done is not None:
                 self._rounds.append(done)
         self._kick()
