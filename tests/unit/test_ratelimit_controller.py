@@ -16,6 +16,7 @@ from vectorizer.ratelimit.controller import (
     Mode,
     PacingController,
     RateController,
+    Sample,
 )
 from vectorizer.ratelimit.rounds import Round, RoundMeter
 
@@ -35,13 +36,16 @@ class Drive:
         while self.now < end:
             self.now += DT
             sent = self.c.rate * DT * use
-            self.c.on_round(DT, sent, sent / DT, 0, round(sent), True, self.now)
+            self.c.on_round(Sample(DT, sent, sent / DT, 0, round(sent)), True, self.now)
         return self.c.rate
 
-    def throttled(self, delivered: float, throttles: int = 10, answers: int = 40) -> float:
+    def throttled(
+        self, delivered: float, throttles: int = 10, answers: int = 40, saturated: bool = True
+    ) -> float:
         self.now += DT
         sent = self.c.rate * DT
-        self.c.on_round(DT, sent, delivered, throttles, answers, True, self.now)
+        sample = Sample(DT, sent, delivered, throttles, answers, saturated)
+        self.c.on_round(sample, True, self.now)
         return self.c.rate
 
 
@@ -63,10 +67,20 @@ def test_a_lone_weak_throttled_round_in_startup_does_not_cut() -> None:
     d = Drive(50.0)
     d.clean(0.3)
     before = d.c.rate
-    # What an empty quota bucket does to the very first calls: a few throttles.
-    assert d.throttled(delivered=40.0, throttles=3, answers=8) == before
+    # What an empty quota bucket does to the very first calls: a few
+    # throttles, none once the first ones have passed.
+    assert d.throttled(delivered=40.0, throttles=5, answers=10, saturated=False) == before
     assert d.c.mode is Mode.STARTUP
     assert d.clean() > before  # and start-up goes on
+
+
+def test_a_throttled_round_accepting_our_pace_or_more_does_not_end_startup() -> None:
+    d = Drive(50.0)
+    d.clean(0.5)
+    rate = d.c.rate
+    for _ in range(3):  # a burst met an empty bucket, yet the quota took our pace
+        assert d.throttled(delivered=rate * 1.1, throttles=9, answers=20) == rate
+    assert d.c.mode is Mode.STARTUP
 
 
 def test_two_weak_throttled_rounds_in_a_row_end_startup() -> None:
@@ -115,12 +129,31 @@ def test_a_doubled_quota_is_reached_within_three_seconds_of_probing() -> None:
     assert d.clean(3.0) >= 800.0
 
 
-def test_a_throttle_in_probe_cuts_to_what_was_just_accepted() -> None:
+def test_a_throttle_in_probe_cuts_to_the_rate_accepted_since_the_last_throttle() -> None:
+    d = started(400.0)
+    accepted = 0.0
+    for _ in range(int((c.HOLD_SECONDS + 0.5) / DT)):
+        accepted += d.c.rate * DT  # what the round delivers: the rate it runs at
+        d.clean()
+    assert d.c.rate > 400.0 * (1 - c.MARGIN)
+    # The quota's bucket was empty at both throttled rounds: what came through
+    # in between, this round included, over the time in between, is the quota.
+    cycle = (accepted + 395.0 * DT) / (d.now + DT - 1.6)
+    assert d.throttled(delivered=395.0, throttles=2, answers=40) == pytest.approx(cycle * 0.98)
+    assert d.c.mode is Mode.HOLD
+
+
+def test_a_sharp_drop_is_measured_on_the_round_itself() -> None:
     d = started(400.0)
     d.clean(c.HOLD_SECONDS + 0.5)
-    assert d.c.rate > 400.0 * (1 - c.MARGIN)
-    assert d.throttled(delivered=395.0, throttles=2, answers=40) == pytest.approx(395 * 0.98)
-    assert d.c.estimate == 395.0 and d.c.mode is Mode.HOLD
+    assert d.throttled(delivered=200.0, throttles=20, answers=40) == pytest.approx(196.0)
+
+
+def test_a_throttle_never_raises_the_rate() -> None:
+    d = started(400.0)
+    d.clean(c.HOLD_SECONDS + DT)
+    rate = d.c.rate
+    assert d.throttled(delivered=600.0, throttles=2, answers=40) == rate
 
 
 def test_hold_ignores_jitter_and_cuts_again_on_a_drop() -> None:
@@ -138,12 +171,12 @@ def test_cuts_stop_at_the_floor() -> None:
 # --- recovery -----------------------------------------------------------------------
 
 
-def test_recover_returns_to_the_sustained_rate_at_startup_speed() -> None:
+def test_recover_returns_to_the_measured_quota_at_startup_speed() -> None:
     d = started(400.0)
-    d.clean(c.HOLD_SECONDS + c.SUSTAIN_SECONDS + 0.5)  # sustained, probing above 392
+    d.clean(c.HOLD_SECONDS + 0.5)  # probing above 392
+    d.throttled(delivered=400.0, throttles=2)  # the probe's cut: a cycle measured
     sustained = d.c.recall(d.now)
     assert sustained > 390.0
-    d.throttled(delivered=400.0, throttles=2)  # the probe's cut
     for _ in range(5):  # a storm: most calls throttled
         d.throttled(delivered=d.c.rate * 0.2, throttles=30, answers=40)
     low = d.c.rate
@@ -161,7 +194,9 @@ def test_recover_returns_to_the_sustained_rate_at_startup_speed() -> None:
 
 def test_a_failed_recovery_forgets_the_old_rate() -> None:
     d = started(400.0)
-    d.clean(c.HOLD_SECONDS + c.SUSTAIN_SECONDS + 0.5)
+    d.clean(c.HOLD_SECONDS + 0.5)
+    d.throttled(delivered=400.0, throttles=2)  # a cycle measured: about 400
+    d.clean(c.HOLD_SECONDS + 0.5)
     d.throttled(delivered=200.0, throttles=20)  # the quota halved
     d.clean(c.HOLD_SECONDS + DT)
     assert d.c.mode is Mode.RECOVER
@@ -193,7 +228,8 @@ def test_the_rate_stays_within_its_bounds(
     for duration, use, share, throttles in rounds:
         now += duration
         sent = ctl.rate * duration * use
-        ctl.on_round(duration, sent, ctl.rate * share, throttles, throttles + 10, True, now)
+        sample = Sample(duration, sent, ctl.rate * share, throttles, throttles + 10, True)
+        ctl.on_round(sample, True, now)
         assert 2.0 <= ctl.rate <= 500.0
 
 
@@ -203,10 +239,10 @@ def test_without_the_probe_lease_rounds_cut_but_never_grow() -> None:
     for _ in range(40):
         now += DT
         sent = ctl.rate * DT
-        ctl.on_round(DT, sent, sent / DT, 0, 40, True, now, may_grow=False)
+        ctl.on_round(Sample(DT, sent, sent / DT, 0, 40), True, now, may_grow=False)
     assert ctl.rate == pytest.approx(392.0)
     now += DT
-    ctl.on_round(DT, 39.2, 300.0, 10, 40, True, now, may_grow=False)
+    ctl.on_round(Sample(DT, 39.2, 300.0, 10, 40, True), True, now, may_grow=False)
     assert ctl.rate == pytest.approx(294.0)
 
 

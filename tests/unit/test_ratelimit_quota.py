@@ -4,8 +4,8 @@ buckets in pure Python, 12 callers of 250-text requests of single-text calls
 (Titan-like), 40 ms latency, throttled calls retried with the engine's
 backoff. The targets are the issue's: an import within 1.05x of texts /
 quota, at most 3 % of calls throttled; recovery within seconds. The
-simulation is deterministic (seeded); the bounds hold for other seeds too,
-with the margins stated where a scenario costs more."""
+simulation is deterministic (seeded); the bounds hold for other seeds too
+(1 to 8 checked), with the margin stated where a scenario costs more."""
 
 from __future__ import annotations
 
@@ -43,9 +43,7 @@ def test_the_quota_halved_mid_run() -> None:
     out = simulate(Scenario(6_000, Upstream(400.0), events=[(5.0, halve)]))
     bound = 5.0 + (6_000 - 5.0 * 400.0) / 200.0
     assert out.wall <= 1.05 * bound
-    # Calls already in flight at the halving, and one attempt to recover the
-    # old rate after the HOLD, cost a few more throttles than a steady quota.
-    assert out.throttled_share <= 0.035
+    assert out.throttled_share <= 0.03
     assert min(rate for t, rate in out.rates if 5.0 <= t <= 6.0) <= 200.0  # cut within 1 s
 
 
@@ -78,7 +76,7 @@ def test_a_token_quota_with_text_lengths_changing_mid_run() -> None:
     assert out.wall <= 1.05 * 30.0
     # The switch to texts 8x longer meets a request rate set for short ones:
     # one burst of throttles until the token rate is learned.
-    assert out.throttled_share <= 0.045
+    assert out.throttled_share <= 0.035
     assert out.limiter.token_rate is not None  # learned from throttles
     assert out.limiter.chars_per_token == pytest.approx(5.0, rel=0.05)
 

@@ -181,12 +181,16 @@ class LocalBudget:
         rates = self.controller.on_round(report, now)
         if rates.requests != self._rates.requests:
             self._requests.set_rate(rates.requests, self._request_capacity(rates.requests), now)
+            if rates.requests < self._rates.requests:
+                # A cut: the quota's bucket is empty now, so is ours (a burst
+                # saved up at the old rate would all be throttled).
+                self._requests.level = min(self._requests.level, 0.0)
         if rates.tokens != self._rates.tokens:
             token_rate = rates.tokens if rates.tokens is not None else math.inf
-            was_unlimited = math.isinf(self._tokens.rate)
+            old = self._tokens.rate
             self._tokens.set_rate(token_rate, _token_capacity(token_rate), now)
-            if was_unlimited:
-                self._tokens.level = 0.0  # limited from now on: we were just throttled
+            if token_rate < old:  # a cut, or limited from now on: as for requests
+                self._tokens.level = min(self._tokens.level, 0.0)
         self._rates = rates
         return rates
 

@@ -34,11 +34,11 @@ dimension, in the spirit of BBR's probing and CUBIC's growth curve:
   estimate within a fraction of a second by a few percent, a few calls are
   throttled and the cut resets it (that also spends what the quota's bucket
   saved during HOLD); a doubled quota is reached in about two seconds.
-- RECOVER: after a HOLD, if a clearly higher rate was sustained through a
-  second of clean rounds in the last `RECOVERY_WINDOW_SECONDS` (a throttle
-  storm cut us far down), the rate grows at start-up speed back to it, then
-  probes from there. If that fails (the quota really did drop) the memory
-  is dropped: one overshoot, a few throttles, after a real drop.
+- RECOVER: after a HOLD, if a clearly higher quota was measured in the last
+  `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down), the rate
+  grows at start-up speed back to it, then probes from there. If that fails
+  (the quota really did drop) the memory is dropped: one overshoot, a few
+  throttles, after a real drop.
 
 The rate only grows in rounds where our own pacing was the bottleneck (the
 calls sent reached `BINDING_UTILISATION` of the rate): a target whose callers
@@ -46,10 +46,11 @@ send less, or whose concurrency bound binds first, keeps the rate it proved.
 
 Tokens. The token rate is untold too and learned the same way, starting
 unlimited. A throttle does not say which quota it hit, so it is blamed on
-one dimension: if one of them delivered clearly less than it did in a recent
-clean round while the other did not, it cannot be the limit and the other
-one is blamed; otherwise the dimension our own pacing was closer to is
-(requests while no token limit is known). With texts of even length the two
+one dimension: if one of them fell clearly further below what it delivered
+in recent clean rounds than the other (texts got longer: fewer calls, as
+many tokens), it cannot be the limit and the other one is blamed; otherwise
+the dimension our own pacing was closer to is (requests while no token limit
+is known). With texts of even length the two
 move together and requests are blamed: pacing on requests then gives the
 same result; the token limit is learned when text lengths change.
 """
@@ -58,7 +59,6 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import deque
 from dataclasses import dataclass
 
 from vectorizer.ratelimit.rounds import Round
@@ -66,36 +66,52 @@ from vectorizer.ratelimit.rounds import Round
 # Start-up (and recovery) growth: rate' = rate * 2 ** (dt / STARTUP_DOUBLING_SECONDS),
 # at most doubling in one round.
 STARTUP_DOUBLING_SECONDS = 0.35
-# Start-up ends on a round with at least STARTUP_EXIT_THROTTLES throttled
-# calls that are STARTUP_EXIT_SHARE of its answers or more (the quota is
-# clearly below the rate), else on the STARTUP_EXIT_ROUNDS-th throttled round
-# in a row. A new target's first burst (budgets.INITIAL_BURST_CALLS) is
-# smaller than STARTUP_EXIT_THROTTLES, so an empty quota bucket throttling
-# all of it does not end start-up on its own.
+# A throttled round in start-up that still accepted calls at our rate or
+# faster is a burst meeting an empty bucket and is let pass. Otherwise
+# start-up ends on a round with STARTUP_EXIT_SHARE of its answers or more
+# throttled and either STARTUP_EXIT_THROTTLES of them with its saturated part
+# measurable (calls kept being throttled while others were accepted: the
+# quota is clearly below the rate) or STARTUP_EXIT_MANY of them; else on the
+# STARTUP_EXIT_ROUNDS-th throttled round in a row. The first calls of a new
+# target, a few that an empty quota bucket throttles all at once (the first
+# burst is budgets.INITIAL_BURST_CALLS, then the start rate), end start-up
+# neither way.
 STARTUP_EXIT_THROTTLES = 4
-STARTUP_EXIT_SHARE = 0.1
+STARTUP_EXIT_MANY = 16
+STARTUP_EXIT_SHARE = 0.25
 STARTUP_EXIT_ROUNDS = 2
 # After a throttled round: rate = MARGIN below the accepted rate it measured.
 MARGIN = 0.02
 HOLD_SECONDS = 1.0
 # In HOLD, a throttled round cuts again only if it delivered less than
 # (1 - HOLD_TOLERANCE) x the estimate: the quota dropped again. Less is
-# jitter around the quota's empty bucket, and PROBE will measure it anew.
-HOLD_TOLERANCE = 0.02
+# noise around the quota's empty bucket, and PROBE will measure it anew.
+HOLD_TOLERANCE = 0.1
+# The quota a throttled round shows. Between two throttled rounds the quota's
+# bucket was empty at both ends, so what was accepted in between, over the
+# time in between, is the quota's refill rate, precisely: nothing refilled
+# was left unused and nothing else came through. That cycle's rate is the
+# measure when it spans CYCLE_MIN_SECONDS to CYCLE_MAX_SECONDS (longer, the
+# bucket may have filled up and overflowed); the round's own saturated-part
+# rate (rounds.py), noisier, when it does not, or when it is more than
+# CYCLE_DROP below the cycle's (the quota dropped within the cycle).
+CYCLE_MIN_SECONDS = 0.5
+CYCLE_MAX_SECONDS = 4.0
+CYCLE_DROP = 0.25
 PROBE_GAIN = 0.05
 PROBE_DOUBLING_SECONDS = 0.5
 # The rate grows only when calls sent reached this share of rate x duration.
 BINDING_UTILISATION = 0.8
-# RECOVER's target: the best rate sustained through SUSTAIN_SECONDS of clean
-# rounds (out of start-up) in the last RECOVERY_WINDOW_SECONDS, when it is
-# more than RECOVERY_GAP above the estimate.
-SUSTAIN_SECONDS = 1.0
+# RECOVER's target: the highest quota measured over a cycle (below) in the
+# last RECOVERY_WINDOW_SECONDS, when it is more than RECOVERY_GAP above the
+# estimate.
 RECOVERY_WINDOW_SECONDS = 10.0
 RECOVERY_GAP = 0.25
 # Blame looks back this far for the best rate delivered in a clean round.
 BLAME_WINDOW_SECONDS = 10.0
-# Blame: "clearly less than a recent clean round" means below (1 - BLAME_GAP) x it.
-BLAME_GAP = 0.1
+# Blame: one dimension's accepted rate, as a share of its best lately, must
+# be BLAME_GAP below the other's to clear it (text lengths vary call to call).
+BLAME_GAP = 0.3
 # The slowest token rate the controller sets (tokens/s).
 MIN_TOKEN_RATE = 1.0
 
@@ -145,6 +161,26 @@ class Mode(str, enum.Enum):
     PROBE = "probe"
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One round as one dimension sees it: `sent` units in `duration` s,
+    `delivered` units/s accepted (over the saturated part when `saturated`),
+    `throttles` of the round's `answers` throttled (calls sent before the
+    last cut not counted)."""
+
+    duration: float
+    sent: float
+    delivered: float
+    throttles: int = 0
+    answers: int = 0
+    saturated: bool = False
+    accepted: float = -1.0  # units accepted in the whole round; -1: delivered x duration
+
+    @property
+    def accepted_units(self) -> float:
+        return self.accepted if self.accepted >= 0 else self.delivered * self.duration
+
+
 class RateController:
     """The adaptive rate of one dimension. `rate` is math.inf while UNLIMITED."""
 
@@ -163,11 +199,11 @@ class RateController:
         self._probe_time = 0.0
         self._best = 0.0  # best rate delivered in a clean round...
         self._best_at = -math.inf  # ...and when
-        self._recall = 0.0  # best rate sustained through clean rounds...
+        self._recall = 0.0  # the highest quota measured over a cycle...
         self._recall_at = -math.inf  # ...and when
-        self._stretch: deque[tuple[float, float]] = deque()  # clean rounds: (s, units)
-        self._stretch_seconds = 0.0
-        self._stretch_units = 0.0
+        # Since the last throttled round: seconds and units accepted (None:
+        # no throttled round yet, so no cycle to measure).
+        self._cycle: tuple[float, float] | None = None
 
     def _clamp(self, rate: float) -> float:
         return min(self.ceiling, max(self.floor, rate))
@@ -177,7 +213,7 @@ class RateController:
         return self._best if now - self._best_at <= BLAME_WINDOW_SECONDS else 0.0
 
     def recall(self, now: float) -> float:
-        """The best rate sustained lately (0 if none): RECOVER's target."""
+        """The highest quota measured over a cycle lately (0 if none)."""
         return self._recall if now - self._recall_at <= RECOVERY_WINDOW_SECONDS else 0.0
 
     def utilisation(self, sent: float, duration: float) -> float:
@@ -185,20 +221,12 @@ class RateController:
             return 0.0
         return sent / (self.rate * duration)
 
-    def on_round(
-        self,
-        duration: float,
-        sent: float,
-        delivered: float,
-        throttles: int,
-        answers: int,
-        blamed: bool,
-        now: float,
-        may_grow: bool = True,
-    ) -> float:
-        """Apply one round of this dimension: `sent` units in `duration`
-        seconds, `delivered` units/s accepted, `throttles` of the round's
-        `answers` were throttled (calls sent before the last cut not counted)."""
+    def on_round(self, s: Sample, blamed: bool, now: float, may_grow: bool = True) -> float:
+        """Apply one round; `blamed`: its throttles are this dimension's."""
+        throttles = s.throttles
+        if self._cycle is not None:
+            seconds, units = self._cycle
+            self._cycle = (seconds + s.duration, units + s.accepted_units)
         if self.mode is Mode.HOLD and now - self._cut_at >= HOLD_SECONDS:
             # HOLD is over. RECOVER starts only in a clean round: a round
             # still throttled would end it at once, and forget the target.
@@ -208,25 +236,11 @@ class RateController:
             else:
                 self.mode = Mode.PROBE
         if not throttles:
-            self._on_clean(duration, sent, delivered, now, may_grow)
+            self._on_clean(s.duration, s.sent, s.delivered, now, may_grow)
         elif blamed:
-            self._on_throttled(delivered, throttles, answers, now)
+            self._on_throttled(s, now)
         # Throttled but blamed on the other dimension: this one holds.
         return self.rate
-
-    def _sustained(self, duration: float, delivered: float, now: float) -> None:
-        """Track the rate delivered over the last SUSTAIN_SECONDS of clean rounds."""
-        self._stretch.append((duration, delivered * duration))
-        self._stretch_seconds += duration
-        self._stretch_units += delivered * duration
-        while self._stretch_seconds - self._stretch[0][0] >= SUSTAIN_SECONDS:
-            seconds, units = self._stretch.popleft()
-            self._stretch_seconds -= seconds
-            self._stretch_units -= units
-        if self._stretch_seconds >= SUSTAIN_SECONDS:
-            rate = self._stretch_units / self._stretch_seconds
-            if rate >= self.recall(now):
-                self._recall, self._recall_at = rate, now
 
     def _on_clean(
         self, duration: float, sent: float, delivered: float, now: float, may_grow: bool
@@ -236,8 +250,6 @@ class RateController:
             self._best, self._best_at = delivered, now
         if self.mode is Mode.UNLIMITED:
             return
-        if self.mode is not Mode.STARTUP:  # start-up's rounds may drain a full bucket
-            self._sustained(duration, delivered, now)
         if not may_grow or self.utilisation(sent, duration) < BINDING_UTILISATION:
             return  # our pacing was not the bottleneck: growing would be a guess
         if self.mode is Mode.STARTUP:
@@ -256,13 +268,31 @@ class RateController:
             lift = PROBE_GAIN * (2 ** (self._probe_time / PROBE_DOUBLING_SECONDS) - 1)
             self.rate = self._clamp(self.estimate * (1 - MARGIN) * (1 + lift))
 
-    def _on_throttled(self, delivered: float, throttles: int, answers: int, now: float) -> None:
+    def _measure(self, s: Sample, now: float) -> float:
+        """The quota a throttled round shows; see CYCLE_* above. A cycle's
+        measure is remembered as RECOVER's target."""
+        cycle, self._cycle = self._cycle, (0.0, 0.0)
+        if cycle is None or not CYCLE_MIN_SECONDS <= cycle[0] <= CYCLE_MAX_SECONDS:
+            return s.delivered
+        over_cycle = cycle[1] / cycle[0]
+        if s.delivered < over_cycle * (1 - CYCLE_DROP):
+            return s.delivered  # the quota dropped within the cycle
+        if over_cycle >= self.recall(now):
+            self._recall, self._recall_at = over_cycle, now
+        return over_cycle
+
+    def _on_throttled(self, s: Sample, now: float) -> None:
+        delivered = self._measure(s, now)
         self._throttled_rounds += 1
-        self._stretch.clear()
-        self._stretch_seconds = self._stretch_units = 0.0
         if self.mode is Mode.STARTUP:
-            strong = (
-                throttles >= STARTUP_EXIT_THROTTLES and throttles >= STARTUP_EXIT_SHARE * answers
+            if delivered >= self.rate:
+                # Accepted at our pace or faster: the throttles were a burst
+                # (the first calls meeting an empty bucket), not the quota.
+                self._throttled_rounds = 0
+                return
+            strong = s.throttles >= STARTUP_EXIT_SHARE * s.answers and (
+                (s.saturated and s.throttles >= STARTUP_EXIT_THROTTLES)
+                or s.throttles >= STARTUP_EXIT_MANY
             )
             if not strong and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
                 return  # hold: maybe only the first calls met an empty bucket
@@ -270,8 +300,10 @@ class RateController:
             return
         if self.mode is Mode.RECOVER:
             self._recall = 0.0  # that rate is gone
-        self.estimate = max(delivered, self.floor)
-        self.rate = self._clamp(delivered * (1 - MARGIN))
+        # A throttle never raises the rate: a short round can show more
+        # accepted than we send when our sends come in bursts.
+        self.rate = self._clamp(min(self.rate, delivered * (1 - MARGIN)))
+        self.estimate = max(self.rate / (1 - MARGIN), self.floor)
         self.mode = Mode.HOLD
         self._cut_at = now
 
@@ -305,43 +337,41 @@ class PacingController:
     def on_round(self, r: Round, now: float, may_grow: bool = True) -> Rates:
         """Apply one round; `may_grow=False` applies its cuts only (a replica
         of a shared budget that does not hold the probe lease)."""
-        throttles, answers = r.calls_throttled, r.answers
+        throttles, answers, saturated = r.calls_throttled, r.answers, r.measured_saturated
         on_tokens = throttles > 0 and self.blame_tokens(r, now)
-        self.requests.on_round(
-            r.duration,
-            r.calls_sent,
-            r.delivered_calls(),
-            throttles,
-            answers,
-            not on_tokens,
-            now,
-            may_grow,
-        )
+        calls = Sample(r.duration, r.calls_sent, r.delivered_calls(), throttles, answers, saturated)
+        self.requests.on_round(calls, not on_tokens, now, may_grow)
         if r.tokens_counted:
-            self.tokens.on_round(
+            tokens = Sample(
                 r.duration,
                 r.tokens_sent,
                 r.delivered_tokens(),
                 throttles,
                 answers,
-                on_tokens,
-                now,
-                may_grow,
+                saturated,
+                r.tokens_ok,
             )
+            self.tokens.on_round(tokens, on_tokens, now, may_grow)
         return self.rates
 
     def blame_tokens(self, r: Round, now: float) -> bool:
         """Whether a throttled round is blamed on the token quota."""
         if not r.tokens_counted:
             return False  # AWS reports no tokens for this target: requests it is
-        below_requests = _below_best(self.requests, r.delivered_calls(), now)
-        below_tokens = _below_best(self.tokens, r.delivered_tokens(), now)
-        if below_requests != below_tokens:
-            return below_requests
+        # Each dimension's accepted rate against its best lately: the one that
+        # fell clearly further cannot be the limit (texts got longer: fewer
+        # calls, as many tokens).
+        requests = _share_of_best(self.requests, r.delivered_calls(), now)
+        tokens = _share_of_best(self.tokens, r.delivered_tokens(), now)
+        if requests < tokens * (1 - BLAME_GAP):
+            return True
+        if tokens < requests * (1 - BLAME_GAP):
+            return False
         req_use = self.requests.utilisation(r.calls_sent, r.duration)
         tok_use = self.tokens.utilisation(r.tokens_sent, r.duration)
         return tok_use > req_use
 
 
-def _below_best(controller: RateController, delivered: float, now: float) -> bool:
-    return delivered < controller.best(now) * (1 - BLAME_GAP)
+def _share_of_best(controller: RateController, delivered: float, now: float) -> float:
+    best = controller.best(now)
+    return delivered / best if best > 0 else 1.0

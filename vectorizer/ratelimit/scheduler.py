@@ -20,6 +20,7 @@ Everything runs on one event loop; nothing here is thread-safe.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import OrderedDict, deque
@@ -42,6 +43,8 @@ Outcome = Literal["ok", "throttled", "error"]
 _OUTCOMES = frozenset({OK, THROTTLED, ERROR})
 
 DEFAULT_MAX_TARGETS = 1_000
+
+log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[object]]
 BudgetFactory = Callable[[tuple[Hashable, ...]], RateBudget]
@@ -215,9 +218,24 @@ class AdaptiveLimiter:
     async def _flush(self) -> None:
         while self._rounds:
             before = self._budget.rates
-            after = await self._budget.observe(self._rounds.popleft())
+            done = self._rounds.popleft()
+            after = await self._budget.observe(done)
             if after.requests < before.requests or _tokens_lowered(before, after):
                 self._cut_at = self._clock()
+            if done.calls_throttled and log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "throttled round: %.3fs, %d sent, %d ok, %d throttled, %.1f calls/s "
+                    "accepted; rates %.1f -> %.1f calls/s, tokens/s %s -> %s",
+                    done.duration,
+                    done.calls_sent,
+                    done.calls_ok,
+                    done.calls_throttled,
+                    done.delivered_calls(),
+                    before.requests,
+                    after.requests,
+                    before.tokens,
+                    after.tokens,
+                )
         if self._refund.requests or self._refund.tokens:
             refund, self._refund = self._refund, Cost(0.0, 0.0)
             await self._budget.refund(refund)
