@@ -3,37 +3,42 @@
 Pure: every method takes the current time, nothing here sleeps or awaits.
 
 - `LimiterSettings`: the tunables of one target's limiter.
+- `Sample`: one measurement round (rounds.py) as one dimension sees it.
 - `RateController`: the rate of one dimension (requests/s or tokens/s).
 - `PacingController`: both dimensions, and which one a throttle is blamed on.
 - `Rates`: the rates in force (tokens None while no token limit is known).
 
 Why this design. An upstream quota behaves like a token bucket: while we
 send faster than it refills, every call that finds a token is accepted and
-the rest are throttled, so the rate of *accepted* calls in a round that saw
-throttles is the quota (minus whatever another client takes), measured, not
-guessed. A throttled round therefore sets the rate straight to what that
-round delivered, less `MARGIN` (a cut to the measured quota, never a
-fixed-factor cut below it: a factor cut leaves seconds of quota unused per
-throttle, which is what the old AIMD controller did). Throttled calls cost
-no quota, so running a little over the quota only costs retries; running
-under it while the quota's bucket is full wastes it. Hence the cycle, per
-dimension, in the spirit of BBR's probing and CUBIC's growth curve:
+the rest are throttled. So the rate of *accepted* calls while throttles
+happen is the quota (minus whatever another client takes): measured, not
+guessed. Better still, between two throttled rounds the quota's bucket was
+empty at both ends, so the calls accepted in between, over the time in
+between, are exactly its refill rate (see CYCLE_*). A throttle therefore
+sets the rate to that measure less `MARGIN`, never a fixed-factor cut below
+it: the old AIMD controller cut 30 % per throttle and grew back by about 3 %
+of the quota per second, leaving seconds of quota unused after every
+throttle. Throttled calls cost no quota, so running a little over it only
+costs retries; running under it while its bucket is full wastes it. Hence
+this cycle, per dimension, in the spirit of BBR's probing and CUBIC's
+growth curve:
 
 - STARTUP: no limit known; the rate doubles every `STARTUP_DOUBLING_SECONDS`
-  of rounds in which our own pacing was the bottleneck. It ends on the
-  second throttled round in a row: a lone throttled round in start-up is
-  what an empty quota bucket does to the very first calls (their retries
-  succeed at once), and must not cut the rate before the quota was found.
-- HOLD (`HOLD_SECONDS`) after a cut: no growth; a throttled round in HOLD
-  cuts again only if it delivered clearly less than the estimate (the quota
-  dropped again). Throttles of calls sent before a cut are no signal at all:
-  the scheduler leaves them out of the rounds.
+  of rounds in which our own pacing was the bottleneck, until the quota is
+  clearly below it (STARTUP_EXIT_*). A few throttles of the very first
+  calls, which an empty quota bucket gives any client, do not end it: they
+  must not leave the rate far below a quota not found yet.
+- HOLD (`HOLD_SECONDS`) after a cut: no growth; a throttled round cuts again
+  only if it shows clearly less than the estimate (the quota dropped
+  again). Throttles of calls sent before a cut are no signal at all: the
+  scheduler leaves them out of the rounds, and a cut empties our own
+  bucket, as the quota's is empty then.
 - PROBE: the rate leaves the estimate slowly, then ever faster,
   rate = base * (1 + PROBE_GAIN * (2 ** (t / PROBE_DOUBLING_SECONDS) - 1)),
-  t counting rounds our pacing bound. At an unchanged quota it crosses the
-  estimate within a fraction of a second by a few percent, a few calls are
-  throttled and the cut resets it (that also spends what the quota's bucket
-  saved during HOLD); a doubled quota is reached in about two seconds.
+  t counting rounds our pacing bound. At an unchanged quota it crosses it
+  within a fraction of a second by a few percent (spending what the quota's
+  bucket saved during HOLD), a few calls are throttled and the cut measures
+  the quota again; a doubled quota is reached in about two seconds.
 - RECOVER: after a HOLD, if a clearly higher quota was measured in the last
   `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down), the rate
   grows at start-up speed back to it, then probes from there. If that fails
@@ -49,10 +54,10 @@ unlimited. A throttle does not say which quota it hit, so it is blamed on
 one dimension: if one of them fell clearly further below what it delivered
 in recent clean rounds than the other (texts got longer: fewer calls, as
 many tokens), it cannot be the limit and the other one is blamed; otherwise
-the dimension our own pacing was closer to is (requests while no token limit
-is known). With texts of even length the two
-move together and requests are blamed: pacing on requests then gives the
-same result; the token limit is learned when text lengths change.
+the dimension our own pacing was closer to is (requests while no token
+limit is known). With texts of even length the two move together and
+requests are blamed: pacing on requests then gives the same result, and the
+token limit is learned when text lengths change.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ PROBE_GAIN = 0.05
 PROBE_DOUBLING_SECONDS = 0.5
 # The rate grows only when calls sent reached this share of rate x duration.
 BINDING_UTILISATION = 0.8
-# RECOVER's target: the highest quota measured over a cycle (below) in the
+# RECOVER's target: the highest quota measured over a cycle (above) in the
 # last RECOVERY_WINDOW_SECONDS, when it is more than RECOVERY_GAP above the
 # estimate.
 RECOVERY_WINDOW_SECONDS = 10.0
@@ -174,11 +179,11 @@ class Sample:
     throttles: int = 0
     answers: int = 0
     saturated: bool = False
-    accepted: float = -1.0  # units accepted in the whole round; -1: delivered x duration
+    accepted: float | None = None  # units accepted in the whole round, if not delivered x duration
 
     @property
     def accepted_units(self) -> float:
-        return self.accepted if self.accepted >= 0 else self.delivered * self.duration
+        return self.accepted if self.accepted is not None else self.delivered * self.duration
 
 
 class RateController:
