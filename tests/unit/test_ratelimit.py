@@ -8,16 +8,20 @@ and simulated seconds cost no wall time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from tests.unit.virtual_time import run_virtual
 from vectorizer.ratelimit import (
     AdaptiveLimiter,
+    Cost,
     LimiterRegistry,
     LimiterSettings,
     LocalBudget,
     Permit,
+    Rates,
+    Round,
 )
 from vectorizer.ratelimit.budgets import INITIAL_BURST_CALLS
 
@@ -284,6 +288,99 @@ def test_a_count_below_the_estimate_gives_tokens_back() -> None:
     # Without the refund the second call (about 300 tokens) would wait for
     # the 500 the first one was charged; with it, hardly at all.
     assert run_virtual(main) < 0.2
+
+
+# --- budgets that suspend or fail -----------------------------------------------------
+
+
+class SuspendingBudget:
+    """A `RateBudget` that answers each call after a pause, as one shared
+    through a store does; the bucket arithmetic is a `LocalBudget`'s."""
+
+    def __init__(self, settings: LimiterSettings, clock: Callable[[], float]):
+        self.local = LocalBudget(settings, clock)
+        self.calls = 0
+
+    @property
+    def rates(self) -> Rates:
+        return self.local.rates
+
+    async def take(self, cost: Cost) -> float:
+        self.calls += 1
+        await asyncio.sleep(0.0005)
+        return await self.local.take(cost)
+
+    async def refund(self, cost: Cost) -> None:
+        await asyncio.sleep(0.0005)
+        await self.local.refund(cost)
+
+    async def observe(self, report: Round) -> Rates:
+        await asyncio.sleep(0.0005)
+        return await self.local.observe(report)
+
+
+def test_a_budget_that_suspends_keeps_the_bound_the_priorities_and_the_pace() -> None:
+    async def main() -> tuple[int, list[int], list[float], int]:
+        loop = asyncio.get_running_loop()
+        settings = LimiterSettings(max_concurrency=4, initial_rate=100.0)
+        budget = SuspendingBudget(settings, loop.time)
+        limiter = AdaptiveLimiter(settings, clock=loop.time, budget=budget)
+        peak, order, grants = 0, [], []
+
+        async def call(i: int) -> None:
+            nonlocal peak
+            async with limiter.slot(0 if i % 10 == 9 else 1) as slot:
+                peak = max(peak, limiter.in_flight)
+                order.append(i)
+                grants.append(loop.time())
+                await asyncio.sleep(0.01)
+                slot.mark("error")  # keep the rate fixed
+
+        await asyncio.gather(*(call(i) for i in range(100)))
+        assert limiter.idle
+        return peak, order, grants, budget.calls
+
+    peak, order, grants, calls = run_virtual(main)
+    assert peak <= 4
+    assert sorted(order) == list(range(100))
+    # Queries (every tenth) all went before the last documents did.
+    assert max(order.index(i) for i in range(9, 100, 10)) < 50
+    assert grants[-1] == pytest.approx((100 - 3) / 100.0, abs=0.05)  # paced at 100/s
+    assert calls >= 100
+
+
+class FailingOnceBudget(SuspendingBudget):
+    async def take(self, cost: Cost) -> float:
+        if self.calls == 5:
+            self.calls += 1
+            raise ConnectionError("the store went away")
+        return await super().take(cost)
+
+
+def test_a_budget_that_raises_does_not_strand_the_waiters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        settings = LimiterSettings(max_concurrency=2, initial_rate=1_000.0)
+        limiter = AdaptiveLimiter(
+            settings, clock=loop.time, budget=FailingOnceBudget(settings, loop.time)
+        )
+        done = 0
+
+        async def call() -> None:
+            nonlocal done
+            async with limiter.slot(1):
+                await asyncio.sleep(0.01)
+            done += 1
+
+        # Two go on the fast path; the sixth take, the pump's, raises.
+        await asyncio.wait_for(asyncio.gather(*(call() for _ in range(20))), timeout=5)
+        assert limiter.idle
+        return done
+
+    assert run_virtual(main) == 20
+    assert "rate budget failed" in caplog.text
 
 
 # --- registry -------------------------------------------------------------------

@@ -11,8 +11,12 @@
 The `RateBudget` protocol, and what a budget shared by replicas (Redis) must do
 -------------------------------------------------------------------------------
 Every method but `rates` is a coroutine, so a shared budget can talk to its
-store; the local one never suspends. The scheduler calls them from one task
-at a time per target.
+store; the local one never suspends. The scheduler calls `observe` and
+`refund` from one task at a time per target; `take` also from callers' own
+tasks on its fast path (no one waiting), so takes of a budget that suspends
+may overlap. None of them should raise: a shared budget that loses its store
+falls back locally (if one raises anyway, the scheduler logs it and retries
+after a pause, or the caller's `acquire` raises).
 
 - `rates -> Rates`: the rates in force (calls/s; tokens/s or None when no
   token limit is known). Read synchronously for the rate gauges and

@@ -45,6 +45,7 @@ _OUTCOMES = frozenset({OK, THROTTLED, ERROR})
 DEFAULT_MAX_TARGETS = 1_000
 
 log = logging.getLogger(__name__)
+_BUDGET_RETRY = 0.1  # seconds the pump waits after a budget raised
 
 Sleep = Callable[[float], Awaitable[object]]
 BudgetFactory = Callable[[tuple[Hashable, ...]], RateBudget]
@@ -207,12 +208,11 @@ class AdaptiveLimiter:
         r = self._refund
         self._refund = Cost(r.requests + cost.requests, r.tokens + cost.tokens)
 
-    def _has_budget_work(self) -> bool:
-        return bool(self._rounds) or self._refund.requests != 0 or self._refund.tokens != 0
-
     def _kick(self) -> None:
+        # Refunds alone start no pump (a task per call would cost more than
+        # they are worth): they go with the next round or waiter.
         self._wake.set()
-        if self._pump is None and (self._waiting or self._has_budget_work()):
+        if self._pump is None and (self._waiting or self._rounds):
             self._pump = asyncio.get_running_loop().create_task(self._run())
 
     async def _flush(self) -> None:
@@ -222,20 +222,8 @@ class AdaptiveLimiter:
             after = await self._budget.observe(done)
             if after.requests < before.requests or _tokens_lowered(before, after):
                 self._cut_at = self._clock()
-            if done.calls_throttled and log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "throttled round: %.3fs, %d sent, %d ok, %d throttled, %.1f calls/s "
-                    "accepted; rates %.1f -> %.1f calls/s, tokens/s %s -> %s",
-                    done.duration,
-                    done.calls_sent,
-                    done.calls_ok,
-                    done.calls_throttled,
-                    done.delivered_calls(),
-                    before.requests,
-                    after.requests,
-                    before.tokens,
-                    after.tokens,
-                )
+            if done.calls_throttled:
+                log.debug("throttled round: %s; rates %s -> %s", done, before, after)
         if self._refund.requests or self._refund.tokens:
             refund, self._refund = self._refund, Cost(0.0, 0.0)
             await self._budget.refund(refund)
@@ -255,36 +243,46 @@ class AdaptiveLimiter:
         me = asyncio.current_task()
         try:
             while True:
-                await self._flush()
-                waiter = self._head()
-                if waiter is None:
-                    if self._has_budget_work():
-                        continue
-                    return
-                if self._in_flight >= self.settings.max_concurrency:
-                    self._wake.clear()
-                    await self._wake.wait()  # the next release
-                    continue
-                self._in_flight += 1
                 try:
-                    wait = await self._budget.take(waiter.cost)
-                except BaseException:
-                    self._in_flight -= 1
-                    raise
-                if wait > 0.0:
-                    self._in_flight -= 1
-                    await self._sleep(wait)
-                    continue
-                if waiter.future.done():  # cancelled while a shared budget answered
-                    self._in_flight -= 1
-                    self._add_refund(waiter.cost)
-                    continue
-                # A lower priority never overtakes a higher one: `waiter` is the head.
-                self._queues_pop(waiter)
-                waiter.future.set_result(self._granted(waiter.cost, waiter.chars))
+                    if not await self._step():
+                        return
+                except Exception:
+                    # A budget must not raise (a shared one falls back locally);
+                    # if one does, waiters wait on rather than hang forever.
+                    log.exception("rate budget failed; pacing retries in %.1fs", _BUDGET_RETRY)
+                    await self._sleep(_BUDGET_RETRY)
         finally:
             if self._pump is me:
                 self._pump = None
+
+    async def _step(self) -> bool:
+        """Flush budget work, then grant the head waiter or wait; False: no work left."""
+        await self._flush()
+        waiter = self._head()
+        if waiter is None:
+            return bool(self._rounds)
+        if self._in_flight >= self.settings.max_concurrency:
+            self._wake.clear()
+            await self._wake.wait()  # the next release
+            return True
+        self._in_flight += 1
+        try:
+            wait = await self._budget.take(waiter.cost)
+        except BaseException:
+            self._in_flight -= 1
+            raise
+        if wait > 0.0:
+            self._in_flight -= 1
+            await self._sleep(wait)
+            return True
+        if waiter.future.done():  # cancelled while a shared budget answered
+            self._in_flight -= 1
+            self._add_refund(waiter.cost)
+            return True
+        # A lower priority never overtakes a higher one: `waiter` is the head.
+        self._queues_pop(waiter)
+        waiter.future.set_result(self._granted(waiter.cost, waiter.chars))
+        return True
 
     def _queues_pop(self, waiter: _Waiter) -> None:
         for priority in self._priorities:
