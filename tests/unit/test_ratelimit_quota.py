@@ -5,7 +5,7 @@ buckets in pure Python, 12 callers of 250-text requests of single-text calls
 backoff. The targets are the issue's: an import within 1.05x of texts /
 quota, at most 3 % of calls throttled; recovery within seconds. The
 simulation is deterministic (seeded); the bounds hold for other seeds too
-(1 to 8 checked), with the margin stated where a scenario costs more."""
+(1 to 8 checked)."""
 
 from __future__ import annotations
 
@@ -74,9 +74,7 @@ def test_a_token_quota_with_text_lengths_changing_mid_run() -> None:
 
     out = simulate(Scenario(9_000, Upstream(2_000.0, token_rate=100_000.0), chars=chars))
     assert out.wall <= 1.05 * 30.0
-    # The switch to texts 8x longer meets a request rate set for short ones:
-    # one burst of throttles until the token rate is learned.
-    assert out.throttled_share <= 0.035
+    assert out.throttled_share <= 0.03
     assert out.limiter.token_rate is not None  # learned from throttles
     assert out.limiter.chars_per_token == pytest.approx(5.0, rel=0.05)
 

@@ -17,11 +17,20 @@ The quota's bucket was empty when that call arrived, so every call accepted
 after it is the quota refilling. Counted over the whole round, the rate
 would include the calls a full bucket let through before, and overstate the
 quota right when a start-up drains that bucket. It goes by send times, not
-answer times, because answers overtake each other: with latencies a few
-milliseconds apart, an answer to a call the full bucket accepted can come
-after the first throttle, and counting it would again overstate the quota.
-The part ends a latency spread (slowest answer - fastest, in the round)
-before the last call answered, so every call sent inside it has answered.
+answer times, because answers overtake each other: an answer to a call the
+full bucket accepted can come after the first throttle. Two measures of it:
+
+- by time: the calls accepted, sent in a window from the first throttled
+  call to a latency spread (slowest answer - fastest, in the round) before
+  the last call answered, so that every call sent inside it has answered,
+  over the window's length;
+- by count: our send rate in the round times the share of the answered
+  calls sent from the first throttled one on that were accepted.
+
+Under a loaded event loop latencies spread and the window shrinks, and the
+first measure runs low; the count needs no timing. The higher of the two is
+taken: a quota measured too high costs a few throttles until the next round
+measures it again, one measured too low leaves quota unused.
 """
 
 from __future__ import annotations
@@ -32,11 +41,13 @@ ROUND_SECONDS = 0.1
 ROUND_MIN_ANSWERS = 8
 ROUND_MAX_SECONDS = 1.0
 EARLY_CLOSE_THROTTLES = 4
-# The saturated part of a round is measured on its own once it spans
-# SATURATED_SECONDS and holds SATURATED_OK accepted calls (fewer would make
-# the count too coarse a measure).
+# The saturated part of a round is measured on its own, by time once its
+# window spans SATURATED_SECONDS and holds SATURATED_OK accepted calls, by
+# count once SATURATED_ANSWERS calls sent in it answered (fewer would make
+# either too coarse a measure).
 SATURATED_SECONDS = 0.01
 SATURATED_OK = 8
+SATURATED_ANSWERS = 16
 
 
 @dataclass(frozen=True)
@@ -51,14 +62,27 @@ class Round:
     tokens_sent: float = 0.0
     tokens_ok: float = 0.0
     tokens_counted: bool = False
-    # The saturated part (by send time): seconds, calls and tokens accepted.
+    # The saturated part by time: the window's seconds, calls and tokens
+    # accepted in it; by count: answers to calls sent from the first
+    # throttled one on, how many of them were accepted, with how many tokens.
     saturated: float = 0.0
     saturated_calls_ok: int = 0
     saturated_tokens_ok: float = 0.0
+    after_answers: int = 0
+    after_ok: int = 0
+    after_tokens_ok: float = 0.0
+
+    @property
+    def by_time(self) -> bool:
+        return self.saturated >= SATURATED_SECONDS and self.saturated_calls_ok >= SATURATED_OK
+
+    @property
+    def by_count(self) -> bool:
+        return self.after_answers >= SATURATED_ANSWERS
 
     @property
     def measured_saturated(self) -> bool:
-        return self.saturated >= SATURATED_SECONDS and self.saturated_calls_ok >= SATURATED_OK
+        return self.by_time or self.by_count
 
     @property
     def answers(self) -> int:
@@ -66,14 +90,27 @@ class Round:
 
     def delivered_calls(self) -> float:
         """Calls/s accepted: while saturated if that was measurable, else overall."""
-        if self.measured_saturated:
-            return self.saturated_calls_ok / self.saturated
-        return self.calls_ok / self.duration
+        if not self.measured_saturated:
+            return self.calls_ok / self.duration
+        best = 0.0
+        if self.by_time:
+            best = self.saturated_calls_ok / self.saturated
+        if self.by_count:
+            best = max(best, self.calls_sent / self.duration * self.after_ok / self.after_answers)
+        return best
 
     def delivered_tokens(self) -> float:
-        if self.measured_saturated:
-            return self.saturated_tokens_ok / self.saturated
-        return self.tokens_ok / self.duration
+        """Tokens/s accepted, as for calls; by count, the calls' rate times the
+        tokens AWS counted per accepted call (sent tokens are only estimates)."""
+        if not self.measured_saturated:
+            return self.tokens_ok / self.duration
+        best = 0.0
+        if self.by_time:
+            best = self.saturated_tokens_ok / self.saturated
+        if self.by_count and self.after_ok:
+            per_call = self.after_tokens_ok / self.after_ok
+            best = max(best, self.delivered_calls() * per_call)
+        return best
 
 
 class RoundMeter:
@@ -132,13 +169,12 @@ class RoundMeter:
         closes = (elapsed >= ROUND_SECONDS and answers >= ROUND_MIN_ANSWERS) or (
             elapsed >= ROUND_MAX_SECONDS
         )
-        saturated: tuple[float, int, float] = (0.0, 0, 0.0)
+        saturated: tuple[float, int, float, int, int, float] = (0.0, 0, 0.0, 0, 0, 0.0)
         if self._throttled and (closes or self._throttled >= EARLY_CLOSE_THROTTLES):
             saturated = self._saturated()
-        early = (
-            self._throttled >= EARLY_CLOSE_THROTTLES
-            and saturated[0] >= SATURATED_SECONDS
-            and saturated[1] >= SATURATED_OK
+        early = self._throttled >= EARLY_CLOSE_THROTTLES and (
+            (saturated[0] >= SATURATED_SECONDS and saturated[1] >= SATURATED_OK)
+            or saturated[3] >= SATURATED_ANSWERS
         )
         if not (closes or early) or elapsed <= 0:
             return None
@@ -155,16 +191,21 @@ class RoundMeter:
         self._restart(now)
         return done
 
-    def _saturated(self) -> tuple[float, int, float]:
-        """(seconds, calls ok, tokens ok) of the saturated part, by send time."""
+    def _saturated(self) -> tuple[float, int, float, int, int, float]:
+        """The saturated part, by send time: (window seconds, calls and tokens
+        ok in the window, answers, calls ok and their tokens from its start on)."""
         start = self._first_throttled
         end = max(sent for sent, _, _ in self._answers) - (self._slowest - self._fastest)
-        if end <= start:
-            return (0.0, 0, 0.0)
-        ok = 0
-        tokens = 0.0
+        ok = after = after_ok = 0
+        tokens = after_tokens = 0.0
         for sent, accepted, used in self._answers:
-            if accepted and start <= sent <= end:
-                ok += 1
-                tokens += used
-        return (end - start, ok, tokens)
+            if sent < start:
+                continue
+            after += 1
+            if accepted:
+                after_ok += 1
+                after_tokens += used
+                if sent <= end:
+                    ok += 1
+                    tokens += used
+        return (max(0.0, end - start), ok, tokens, after, after_ok, after_tokens)
