@@ -44,7 +44,8 @@ def test_the_quota_halved_mid_run() -> None:
     bound = 5.0 + (6_000 - 5.0 * 400.0) / 200.0
     assert out.wall <= 1.05 * bound
     assert out.throttled_share <= 0.03
-    assert min(rate for t, rate in out.rates if 5.0 <= t <= 6.0) <= 200.0  # cut within 1 s
+    # Cut to the new quota (as measured, within 5 %) within a second.
+    assert min(rate for t, rate in out.rates if 5.0 <= t <= 6.0) <= 1.05 * 200.0
 
 
 def test_the_quota_doubled_mid_run() -> None:

@@ -112,6 +112,8 @@ BINDING_UTILISATION = 0.8
 # estimate.
 RECOVERY_WINDOW_SECONDS = 10.0
 RECOVERY_GAP = 0.25
+# Cuts in HOLD (cut after cut: a storm) stop at this share of that quota.
+STORM_FLOOR = 0.1
 # Blame looks back this far for the best rate delivered in a clean round.
 BLAME_WINDOW_SECONDS = 10.0
 # Blame: one dimension's accepted rate, as a share of its best lately, must
@@ -305,6 +307,11 @@ class RateController:
             return
         if self.mode is Mode.RECOVER:
             self._recall = 0.0  # that rate is gone
+        if self.mode is Mode.HOLD:
+            # Cut after cut in a row: a storm, or the quota still falling.
+            # Not below a share of the last measured quota: a storm would
+            # take the rate to a crawl, and back out of it slowly.
+            delivered = max(delivered, STORM_FLOOR * self.recall(now))
         # A throttle never raises the rate: a short round can show more
         # accepted than we send when our sends come in bursts.
         self.rate = self._clamp(min(self.rate, delivered * (1 - MARGIN)))

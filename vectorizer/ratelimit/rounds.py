@@ -24,13 +24,15 @@ full bucket accepted can come after the first throttle. Two measures of it:
   call to a latency spread (slowest answer - fastest, in the round) before
   the last call answered, so that every call sent inside it has answered,
   over the window's length;
-- by count: our send rate in the round times the share of the answered
-  calls sent from the first throttled one on that were accepted.
+- by count: our send rate in the round times the share of the calls sent
+  in that window that were accepted.
 
-Under a loaded event loop latencies spread and the window shrinks, and the
-first measure runs low; the count needs no timing. The higher of the two is
+Under a loaded event loop the window's length is the noisier figure and the
+first measure runs low; the count needs no length. The higher of the two is
 taken: a quota measured too high costs a few throttles until the next round
-measures it again, one measured too low leaves quota unused.
+measures it again, one measured too low leaves quota unused. Both count the
+window only: answers arrive in no fair order (a throttle is answered faster
+than a vector), so the first answers after a throttle are mostly throttles.
 """
 
 from __future__ import annotations
@@ -62,15 +64,13 @@ class Round:
     tokens_sent: float = 0.0
     tokens_ok: float = 0.0
     tokens_counted: bool = False
-    # The saturated part by time: the window's seconds, calls and tokens
-    # accepted in it; by count: answers to calls sent from the first
-    # throttled one on, how many of them were accepted, with how many tokens.
+    # The saturated part (a window of send times, see the module docstring):
+    # its seconds, calls and tokens accepted in it; for the count, the
+    # answers to calls sent in it, how many were accepted, with what tokens.
     saturated: float = 0.0
     saturated_calls_ok: int = 0
     saturated_tokens_ok: float = 0.0
-    after_answers: int = 0
-    after_ok: int = 0
-    after_tokens_ok: float = 0.0
+    saturated_answers: int = 0
 
     @property
     def by_time(self) -> bool:
@@ -78,7 +78,7 @@ class Round:
 
     @property
     def by_count(self) -> bool:
-        return self.after_answers >= SATURATED_ANSWERS
+        return self.saturated_answers >= SATURATED_ANSWERS
 
     @property
     def measured_saturated(self) -> bool:
@@ -96,7 +96,8 @@ class Round:
         if self.by_time:
             best = self.saturated_calls_ok / self.saturated
         if self.by_count:
-            best = max(best, self.calls_sent / self.duration * self.after_ok / self.after_answers)
+            share = self.saturated_calls_ok / self.saturated_answers
+            best = max(best, self.calls_sent / self.duration * share)
         return best
 
     def delivered_tokens(self) -> float:
@@ -107,8 +108,8 @@ class Round:
         best = 0.0
         if self.by_time:
             best = self.saturated_tokens_ok / self.saturated
-        if self.by_count and self.after_ok:
-            per_call = self.after_tokens_ok / self.after_ok
+        if self.by_count and self.saturated_calls_ok:
+            per_call = self.saturated_tokens_ok / self.saturated_calls_ok
             best = max(best, self.delivered_calls() * per_call)
         return best
 
@@ -169,7 +170,7 @@ class RoundMeter:
         closes = (elapsed >= ROUND_SECONDS and answers >= ROUND_MIN_ANSWERS) or (
             elapsed >= ROUND_MAX_SECONDS
         )
-        saturated: tuple[float, int, float, int, int, float] = (0.0, 0, 0.0, 0, 0, 0.0)
+        saturated: tuple[float, int, float, int] = (0.0, 0, 0.0, 0)
         if self._throttled and (closes or self._throttled >= EARLY_CLOSE_THROTTLES):
             saturated = self._saturated()
         early = self._throttled >= EARLY_CLOSE_THROTTLES and (
@@ -191,21 +192,17 @@ class RoundMeter:
         self._restart(now)
         return done
 
-    def _saturated(self) -> tuple[float, int, float, int, int, float]:
+    def _saturated(self) -> tuple[float, int, float, int]:
         """The saturated part, by send time: (window seconds, calls and tokens
-        ok in the window, answers, calls ok and their tokens from its start on)."""
+        accepted in it, calls answered in it)."""
         start = self._first_throttled
         end = max(sent for sent, _, _ in self._answers) - (self._slowest - self._fastest)
-        ok = after = after_ok = 0
-        tokens = after_tokens = 0.0
+        ok = answers = 0
+        tokens = 0.0
         for sent, accepted, used in self._answers:
-            if sent < start:
-                continue
-            after += 1
-            if accepted:
-                after_ok += 1
-                after_tokens += used
-                if sent <= end:
+            if start <= sent <= end:
+                answers += 1
+                if accepted:
                     ok += 1
                     tokens += used
-        return (max(0.0, end - start), ok, tokens, after, after_ok, after_tokens)
+        return (max(0.0, end - start), ok, tokens, answers)
