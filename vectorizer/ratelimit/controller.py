@@ -40,10 +40,10 @@ growth curve:
   bucket saved during HOLD), a few calls are throttled and the cut measures
   the quota again; a doubled quota is reached in about two seconds.
 - RECOVER: after a HOLD, if a clearly higher quota was measured in the last
-  `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down), the rate
-  grows at start-up speed back to it, then probes from there. If that fails
-  (the quota really did drop) the memory is dropped: one overshoot, a few
-  throttles, after a real drop.
+  `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down; its cuts stop
+  at `STORM_FLOOR` of that quota), the rate grows at start-up speed back to
+  it, then probes from there. If that fails (the quota really did drop) the
+  memory is dropped: one overshoot, a few throttles, after a real drop.
 
 The rate only grows in rounds where our own pacing was the bottleneck (the
 calls sent reached `BINDING_UTILISATION` of the rate): a target whose callers
