@@ -18,7 +18,7 @@ series (`livemax`).
 
 Groups: build info; gRPC requests; items; upstream calls (count, latency,
 in flight, batch size, retries, throttles, tokens); the adaptive limiter
-(rate, wait); the cache (lookups, evictions, size, tier errors).
+(rate, token rate, wait); the cache (lookups, evictions, size, tier errors).
 """
 
 from __future__ import annotations
@@ -169,10 +169,11 @@ RATE_LIMIT = Gauge(
 )
 TOKEN_RATE_LIMIT = Gauge(
     "vectorizer_limiter_token_rate_per_second",
-    "Current adaptive input-token rate limit per target (tokens per second); "
-    "absent until a throttle taught one.",
+    "Current adaptive input-token rate limit per target (tokens per second; with "
+    "--workers, the sum over the workers); absent until a throttle taught one.",
     ["service", "model"],
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 LIMITER_WAIT = Histogram(
     "vectorizer_limiter_wait_seconds",
