@@ -233,6 +233,20 @@ def test_misuse_is_refused() -> None:
     run_virtual(main)
 
 
+def test_a_lone_caller_throttled_call_after_call_lowers_the_rate() -> None:
+    async def main() -> float:
+        limiter = make_limiter(initial_rate=20.0)
+        for attempt in range(8):  # the engine's retries: one call, backing off
+            await limiter.acquire(1)
+            await asyncio.sleep(0.04)
+            limiter.release("throttled")
+            await asyncio.sleep(0.05 * 2**attempt)
+        await asyncio.sleep(0)
+        return limiter.rate
+
+    assert run_virtual(main) < 20.0
+
+
 def test_errors_leave_the_rate_alone() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()

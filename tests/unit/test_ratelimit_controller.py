@@ -350,3 +350,12 @@ def test_an_idle_gap_starts_a_fresh_round() -> None:
     for i in range(r.ROUND_MIN_ANSWERS):
         done = m.on_answer(False, 0.0, False, 100.0 + r.ROUND_SECONDS + 0.001 * i)
     assert done is not None and done.duration < 1.0 and done.calls_sent == 1
+
+
+def test_an_idle_gap_closes_a_round_holding_throttles() -> None:
+    m = RoundMeter(0.0)
+    m.on_send(0.0, 0.0, idle=True)
+    assert m.on_answer(True, 0.0, False, 0.04, 0.0) is None
+    done = m.on_send(0.0, 2.0, idle=True)  # retried after a two-second backoff
+    assert done is not None and done.calls_throttled == 1
+    assert done.duration == pytest.approx(0.04)  # the gap is no part of it

@@ -135,13 +135,20 @@ class RoundMeter:
         self._fastest = float("inf")
         self._slowest = 0.0
 
-    def on_send(self, tokens: float, now: float, idle: bool) -> None:
+    def on_send(self, tokens: float, now: float, idle: bool) -> Round | None:
+        """One call granted; `idle`: nothing else in flight. After a long idle
+        gap the round so far closes where its last event was (the gap is no
+        part of a rate) and, if it holds throttles, is handed back: a lone
+        caller's throttled calls, spaced by their backoff, still count."""
+        done = None
         if idle and now - self._last > ROUND_MAX_SECONDS:
-            # A long idle gap is no part of a rate: start afresh.
+            if self._throttled and self._last > self._start:
+                done = self._close(self._last - self._start)
             self._restart(now)
         self._last = now
         self._sent += 1
         self._tokens_sent += tokens
+        return done
 
     def on_answer(
         self,
@@ -179,7 +186,16 @@ class RoundMeter:
         )
         if not (closes or early) or elapsed <= 0:
             return None
-        done = Round(
+        done = self._close(elapsed, saturated)
+        self._restart(now)
+        return done
+
+    def _close(
+        self, elapsed: float, saturated: tuple[float, int, float, int] | None = None
+    ) -> Round:
+        if saturated is None:
+            saturated = self._saturated() if self._throttled else (0.0, 0, 0.0, 0)
+        return Round(
             elapsed,
             self._sent,
             self._ok,
@@ -189,8 +205,6 @@ class RoundMeter:
             self._counted,
             *saturated,
         )
-        self._restart(now)
-        return done
 
     def _saturated(self) -> tuple[float, int, float, int]:
         """The saturated part, by send time: (window seconds, calls and tokens

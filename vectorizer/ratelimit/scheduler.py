@@ -201,7 +201,10 @@ class AdaptiveLimiter:
     def _granted(self, cost: Cost, chars: int) -> Permit:
         # The slot is already counted in _in_flight (reserved before the take).
         now = self._clock()
-        self._meter.on_send(cost.tokens, now, idle=self._in_flight == 1)
+        done = self._meter.on_send(cost.tokens, now, idle=self._in_flight == 1)
+        if done is not None:
+            self._rounds.append(done)
+            self._kick()
         return Permit(chars, cost.tokens, now)
 
     def _add_refund(self, cost: Cost) -> None:
