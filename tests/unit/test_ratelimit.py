@@ -241,7 +241,6 @@ def test_a_lone_caller_throttled_call_after_call_lowers_the_rate() -> None:
             await asyncio.sleep(0.04)
             limiter.release("throttled")
             await asyncio.sleep(0.05 * 2**attempt)
-        await asyncio.sleep(0)
         return limiter.rate
 
     assert run_virtual(main) < 20.0
@@ -293,8 +292,6 @@ def test_a_count_below_the_estimate_gives_tokens_back() -> None:
         limiter = make_limiter(initial_rate=1_000.0, max_token_rate=1_000.0, max_concurrency=100)
         first = await limiter.acquire(1, chars=2_000)  # 500 tokens estimated
         limiter.release("ok", first, tokens=100)  # AWS counted 100: 400 come back
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
         started = loop.time()
         await limiter.acquire(1, chars=1_500)
         return loop.time() - started
@@ -308,8 +305,8 @@ def test_a_count_below_the_estimate_gives_tokens_back() -> None:
 
 
 class SuspendingBudget:
-    """A `RateBudget` that answers each call after a pause, as one shared
-    through a store does; the bucket arithmetic is a `LocalBudget`'s."""
+    """A `RateBudget` whose takes answer after a pause, as one shared through
+    a store does; the bucket arithmetic is a `LocalBudget`'s."""
 
     def __init__(self, settings: LimiterSettings, clock: Callable[[], float]):
         self.local = LocalBudget(settings, clock)
@@ -324,13 +321,11 @@ class SuspendingBudget:
         await asyncio.sleep(0.0005)
         return await self.local.take(cost)
 
-    async def refund(self, cost: Cost) -> None:
-        await asyncio.sleep(0.0005)
-        await self.local.refund(cost)
+    def refund(self, cost: Cost) -> None:
+        self.local.refund(cost)
 
-    async def observe(self, report: Round) -> Rates:
-        await asyncio.sleep(0.0005)
-        return await self.local.observe(report)
+    def observe(self, report: Round) -> Rates:
+        return self.local.observe(report)
 
 
 def test_a_budget_that_suspends_keeps_the_bound_the_priorities_and_the_pace() -> None:

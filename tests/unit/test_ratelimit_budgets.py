@@ -89,9 +89,9 @@ def test_refund_gives_back_and_a_negative_refund_charges() -> None:
     clock = Clock()
     budget = LocalBudget(LimiterSettings(initial_rate=1_000.0, max_token_rate=100.0), clock)
     assert run(budget.take(Cost(1.0, 10.0))) == 0.0
-    run(budget.refund(Cost(0.0, -50.0)))  # the call used 50 more than estimated
+    budget.refund(Cost(0.0, -50.0))  # the call used 50 more than estimated
     assert run(budget.take(Cost(1.0, 1.0))) == pytest.approx(0.51)
-    run(budget.refund(Cost(0.0, 25.0)))
+    budget.refund(Cost(0.0, 25.0))
     assert run(budget.take(Cost(1.0, 1.0))) == pytest.approx(0.26)
 
 
@@ -100,7 +100,7 @@ def test_observe_refills_at_the_learned_rate() -> None:
     budget = LocalBudget(LimiterSettings(initial_rate=100.0), clock)
     for _ in range(2):  # start-up ends on the second weak throttled round
         clock.now += 0.1
-        rates = run(budget.observe(Round(0.1, 10, 8, 1)))
+        rates = budget.observe(Round(0.1, 10, 8, 1))
     assert rates.requests == pytest.approx(80.0 * 0.98) == budget.rates.requests
     clock.now += 10.0
     for _ in range(19):  # a full bucket: a quarter second of the new rate

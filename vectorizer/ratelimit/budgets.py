@@ -10,18 +10,22 @@
 
 The `RateBudget` protocol, and what a budget shared by replicas (Redis) must do
 -------------------------------------------------------------------------------
-Every method but `rates` is a coroutine, so a shared budget can talk to its
-store; the local one never suspends. The scheduler calls `observe` and
-`refund` from one task at a time per target; `take` also from callers' own
-tasks on its fast path (no one waiting), so takes of a budget that suspends
-may overlap. None of them should raise: a shared budget that loses its store
-falls back locally (if one raises anyway, the scheduler logs it and retries
-after a pause, or the caller's `acquire` raises).
+`take` is a coroutine, so a shared budget can ask its store before a call
+goes out; `refund` and `observe` are plain methods, applied at once to the
+rates and levels this process acts on (the gauges, the x-ratelimit headers
+and the next take see a cut immediately), so a shared budget publishes them
+to its store in the background (its own task, batching writes). The local
+budget never suspends. The scheduler calls `take` from one pump task per
+target and from callers' own tasks on its fast path (no one waiting), so
+takes of a budget that suspends may overlap. Nothing should raise: a shared
+budget that loses its store falls back locally (if `take` raises anyway, the
+scheduler logs it and retries after a pause, or the caller's `acquire`
+raises).
 
 - `rates -> Rates`: the rates in force (calls/s; tokens/s or None when no
   token limit is known). Read synchronously for the rate gauges and
   x-ratelimit headers, so a shared budget answers from its latest copy.
-- `take(cost) -> float`: take `cost` from the requests and the tokens
+- `async take(cost) -> float`: take `cost` from the requests and the tokens
   budgets if both hold it, all or nothing, and answer 0.0; otherwise take
   nothing and answer the seconds until both will. It must be
   cancellation-safe: a `take` cancelled mid-way has taken nothing. A shared
@@ -33,17 +37,18 @@ after a pause, or the caller's `acquire` raises).
   A negative `cost.tokens` charges what the call used beyond its estimate
   (the bucket may go into debt; later takes wait it off).
 - `observe(round) -> Rates`: what this process saw in one measurement round
-  (`rounds.Round`). The local budget feeds its `PacingController` and
-  refills its buckets at the rates that come out. A shared budget keeps the
-  learned rates in the store: a round with throttles lowers the shared
-  rates for every replica (the lower of the stored rate and the one this
-  round measured, the measure scaled by the share of the calls this replica
-  sends); growth is applied only by the replica holding a short probe lease,
-  so one replica probes upward at a time; a replica that cannot reach the
-  store falls back to a conservative local share (the last shared rate over
-  the replicas seen) and says so. The arithmetic is reusable for that:
-  `PacingController.on_round(round, now, may_grow=False)` applies a round's
-  cuts but no growth, for a replica without the probe lease.
+  (`rounds.Round`); answers the rates now in force. The local budget feeds
+  its `PacingController` and refills its buckets at the rates that come
+  out. A shared budget keeps the learned rates in the store: a round with
+  throttles lowers the shared rates for every replica (the lower of the
+  stored rate and the one this round measured, the measure scaled by the
+  share of the calls this replica sends); growth is applied only by the
+  replica holding a short probe lease, so one replica probes upward at a
+  time; a replica that cannot reach the store falls back to a conservative
+  local share (the last shared rate over the replicas seen) and says so.
+  The arithmetic is reusable for that: `PacingController.on_round(round,
+  now, may_grow=False)` applies a round's cuts but no growth, for a replica
+  without the probe lease.
 """
 
 from __future__ import annotations
@@ -86,9 +91,9 @@ class RateBudget(Protocol):
 
     async def take(self, cost: Cost) -> float: ...
 
-    async def refund(self, cost: Cost) -> None: ...
+    def refund(self, cost: Cost) -> None: ...
 
-    async def observe(self, report: Round) -> Rates: ...
+    def observe(self, report: Round) -> Rates: ...
 
 
 class TokenBucket:
@@ -173,14 +178,14 @@ class LocalBudget:
         self._tokens.add(-cost.tokens, now)
         return 0.0
 
-    async def refund(self, cost: Cost) -> None:
+    def refund(self, cost: Cost) -> None:
         now = self._clock()
         if cost.requests:
             self._requests.add(cost.requests, now)
         if cost.tokens:
             self._tokens.add(cost.tokens, now)
 
-    async def observe(self, report: Round) -> Rates:
+    def observe(self, report: Round) -> Rates:
         now = self._clock()
         rates = self.controller.on_round(report, now)
         if rates.requests != self._rates.requests:

@@ -94,9 +94,6 @@ class AdaptiveLimiter:
         self._waiting = 0  # live (not cancelled, not granted) waiters
         self._pump: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        # Budget work the synchronous `release` leaves to the pump.
-        self._rounds: deque[Round] = deque()
-        self._refund = Cost(0.0, 0.0)
         # When a rate was last lowered: a throttle of a call granted before
         # answers for the old rate and is left out of the rounds.
         self._cut_at = -math.inf
@@ -160,7 +157,7 @@ class AdaptiveLimiter:
             else:
                 # Granted, then cancelled before it could run: hand the slot on.
                 self._in_flight -= 1
-                self._add_refund(Cost(1.0, waiter.cost.tokens))
+                self._budget.refund(waiter.cost)
                 self._kick()
             raise
 
@@ -183,13 +180,13 @@ class AdaptiveLimiter:
             if counted and permit is not None and tokens is not None:
                 self._estimator.learn(permit.chars, tokens)
                 if used != estimated:
-                    self._add_refund(Cost(0.0, estimated - used))
+                    self._budget.refund(Cost(0.0, estimated - used))
             sent_at = permit.granted_at if permit is not None else None
             done = self._meter.on_answer(
                 outcome == THROTTLED, used, counted, self._clock(), sent_at
             )
             if done is not None:
-                self._rounds.append(done)
+                self._observe(done)
         self._kick()
 
     def slot(self, priority: int, chars: int = 0) -> Slot:
@@ -203,33 +200,21 @@ class AdaptiveLimiter:
         now = self._clock()
         done = self._meter.on_send(cost.tokens, now, idle=self._in_flight == 1)
         if done is not None:
-            self._rounds.append(done)
-            self._kick()
+            self._observe(done)
         return Permit(chars, cost.tokens, now)
 
-    def _add_refund(self, cost: Cost) -> None:
-        r = self._refund
-        self._refund = Cost(r.requests + cost.requests, r.tokens + cost.tokens)
+    def _observe(self, done: Round) -> None:
+        before = self._budget.rates
+        after = self._budget.observe(done)
+        if after.requests < before.requests or _tokens_lowered(before, after):
+            self._cut_at = self._clock()
+        if done.calls_throttled:
+            log.debug("throttled round: %s; rates %s -> %s", done, before, after)
 
     def _kick(self) -> None:
-        # Refunds alone start no pump (a task per call would cost more than
-        # they are worth): they go with the next round or waiter.
         self._wake.set()
-        if self._pump is None and (self._waiting or self._rounds):
+        if self._pump is None and self._waiting:
             self._pump = asyncio.get_running_loop().create_task(self._run())
-
-    async def _flush(self) -> None:
-        while self._rounds:
-            before = self._budget.rates
-            done = self._rounds.popleft()
-            after = await self._budget.observe(done)
-            if after.requests < before.requests or _tokens_lowered(before, after):
-                self._cut_at = self._clock()
-            if done.calls_throttled:
-                log.debug("throttled round: %s; rates %s -> %s", done, before, after)
-        if self._refund.requests or self._refund.tokens:
-            refund, self._refund = self._refund, Cost(0.0, 0.0)
-            await self._budget.refund(refund)
 
     def _head(self) -> _Waiter | None:
         if self._waiting == 0:
@@ -259,11 +244,10 @@ class AdaptiveLimiter:
                 self._pump = None
 
     async def _step(self) -> bool:
-        """Flush budget work, then grant the head waiter or wait; False: no work left."""
-        await self._flush()
+        """Grant the head waiter, or wait for a slot or the budget; False: no one waits."""
         waiter = self._head()
         if waiter is None:
-            return bool(self._rounds)
+            return False
         if self._in_flight >= self.settings.max_concurrency:
             self._wake.clear()
             await self._wake.wait()  # the next release
@@ -280,7 +264,7 @@ class AdaptiveLimiter:
             return True
         if waiter.future.done():  # cancelled while a shared budget answered
             self._in_flight -= 1
-            self._add_refund(waiter.cost)
+            self._budget.refund(waiter.cost)
             return True
         # A lower priority never overtakes a higher one: `waiter` is the head.
         self._queues_pop(waiter)
