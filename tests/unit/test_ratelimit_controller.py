@@ -359,3 +359,14 @@ def test_an_idle_gap_closes_a_round_holding_throttles() -> None:
     done = m.on_send(0.0, 2.0, idle=True)  # retried after a two-second backoff
     assert done is not None and done.calls_throttled == 1
     assert done.duration == pytest.approx(0.04)  # the gap is no part of it
+
+
+def test_a_lone_callers_throttle_closes_the_round_once_nothing_is_in_flight() -> None:
+    m = RoundMeter(0.0)
+    m.on_send(0.0, 0.0, idle=True)
+    assert m.on_answer(True, 0.0, False, 0.04, 0.0, idle=True) is None  # too soon
+    m.on_send(0.0, 0.06, idle=True)
+    done = m.on_answer(True, 0.0, False, 0.11, 0.06, idle=True)
+    assert done is not None and done.calls_throttled == 2
+    m.on_send(0.0, 0.2, idle=False)
+    assert m.on_answer(True, 0.0, False, 0.35, 0.2, idle=False) is None  # more to come

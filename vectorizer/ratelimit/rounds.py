@@ -6,7 +6,8 @@
   every method takes the time).
 
 A round closes at the first answer after at least `ROUND_SECONDS` and
-`ROUND_MIN_ANSWERS` answers, or after `ROUND_MAX_SECONDS` with any answer;
+`ROUND_MIN_ANSWERS` answers (or a throttle, if nothing else is in flight:
+a lone caller), or after `ROUND_MAX_SECONDS` with any answer;
 or early, once it holds `EARLY_CLOSE_THROTTLES` throttles and its saturated
 part (below) can be measured: a quota clearly exceeded is acted on within a
 few tens of milliseconds, not at the end of a round.
@@ -157,8 +158,10 @@ class RoundMeter:
         counted: bool,
         now: float,
         sent_at: float | None = None,
+        idle: bool = False,
     ) -> Round | None:
-        """One answer; `sent_at` is when its call was granted (now if unknown)."""
+        """One answer; `sent_at` is when its call was granted (now if unknown),
+        `idle`: no other call is in flight."""
         self._last = now
         sent = now if sent_at is None else sent_at
         latency = now - sent
@@ -174,8 +177,11 @@ class RoundMeter:
             self._counted = self._counted or counted
         elapsed = now - self._start
         answers = self._ok + self._throttled
-        closes = (elapsed >= ROUND_SECONDS and answers >= ROUND_MIN_ANSWERS) or (
-            elapsed >= ROUND_MAX_SECONDS
+        closes = (
+            (elapsed >= ROUND_SECONDS and answers >= ROUND_MIN_ANSWERS)
+            or elapsed >= ROUND_MAX_SECONDS
+            # A lone caller's throttled calls: no more answers are coming soon.
+            or (elapsed >= ROUND_SECONDS and idle and self._throttled > 0)
         )
         saturated: tuple[float, int, float, int] = (0.0, 0, 0.0, 0)
         if self._throttled and (closes or self._throttled >= EARLY_CLOSE_THROTTLES):

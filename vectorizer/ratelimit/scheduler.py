@@ -183,7 +183,7 @@ class AdaptiveLimiter:
                     self._budget.refund(Cost(0.0, estimated - used))
             sent_at = permit.granted_at if permit is not None else None
             done = self._meter.on_answer(
-                outcome == THROTTLED, used, counted, self._clock(), sent_at
+                outcome == THROTTLED, used, counted, self._clock(), sent_at, self._in_flight == 0
             )
             if done is not None:
                 self._observe(done)
