@@ -7,8 +7,10 @@
   `slot(priority, chars)`. Waiters are served strictly by priority (0 =
   query before 1 = document), FIFO within one, by one pump task that asks
   the budget for the head waiter's cost and sleeps exactly until it is due:
-  no polling. Sends and answers are cut into rounds (`RoundMeter`) that the
-  budget learns the rates from.
+  no polling. Sends and answers are cut into rounds (`RoundMeter`), each
+  handed to the budget (`observe`) as it closes: a cut is in force before
+  `release` returns. A throttle of a call granted before the last cut
+  answers for the old rate and is left out of the rounds.
 - `Permit`: one granted call: what it was estimated to cost.
 - `Slot`: the async context manager behind `AdaptiveLimiter.slot`.
 - `LimiterRegistry`: one limiter per target key, bounded, dropping idle ones;
