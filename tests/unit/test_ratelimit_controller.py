@@ -164,9 +164,20 @@ def test_hold_ignores_jitter_and_cuts_again_on_a_drop() -> None:
     assert d.c.mode is Mode.HOLD
 
 
-def test_cuts_stop_at_the_floor() -> None:
-    d = started(400.0)
-    assert d.throttled(delivered=0.0, throttles=40, answers=40) == 1.0
+def test_cuts_stop_at_a_share_of_the_rate_proven_lately() -> None:
+    d = started(400.0)  # start-up's cut measured 400
+    floor = c.STORM_FLOOR * 400.0 * (1 - c.MARGIN)
+    for _ in range(5):  # throttles whatever the rate: a storm
+        assert d.throttled(delivered=d.c.rate * 0.3, throttles=30, answers=40) >= floor
+    assert d.c.rate == pytest.approx(floor)
+    d.clean(c.RECOVERY_WINDOW_SECONDS + DT, use=0.5)  # the memory expires...
+    assert d.throttled(delivered=0.0, throttles=40, answers=40) == 1.0  # ...then min_rate
+
+
+def test_with_nothing_proven_cuts_stop_at_the_minimum_rate() -> None:
+    d = Drive(50.0)
+    d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False)
+    assert d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False) == 1.0
 
 
 # --- recovery -----------------------------------------------------------------------
@@ -181,8 +192,9 @@ def test_recover_returns_to_the_measured_quota_at_startup_speed() -> None:
     for _ in range(5):  # a storm: most calls throttled, whatever the rate
         d.throttled(delivered=d.c.rate * 0.2, throttles=30, answers=40)
     low = d.c.rate
-    # Cut after cut, but not below a tenth of the quota measured before.
-    assert low == pytest.approx(c.STORM_FLOOR * sustained * (1 - c.MARGIN))
+    # Cut after cut, but not below a share of the rate proven before.
+    assert low == pytest.approx(c.STORM_FLOOR * d.c.proven(d.now) * (1 - c.MARGIN))
+    assert d.c.proven(d.now) >= sustained
     d.clean(c.HOLD_SECONDS + DT)  # HOLD after the last cut, then one round
     assert d.c.mode is Mode.RECOVER
     seconds = DT

@@ -40,10 +40,16 @@ growth curve:
   bucket saved during HOLD), a few calls are throttled and the cut measures
   the quota again; a doubled quota is reached in about two seconds.
 - RECOVER: after a HOLD, if a clearly higher quota was measured in the last
-  `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down; its cuts stop
-  at `STORM_FLOOR` of that quota), the rate grows at start-up speed back to
-  it, then probes from there. If that fails (the quota really did drop) the
-  memory is dropped: one overshoot, a few throttles, after a real drop.
+  `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down), the rate
+  grows at start-up speed back to it, then probes from there. If that fails
+  (the quota really did drop) the memory is dropped: one overshoot, a few
+  throttles, after a real drop.
+
+Throttles that come whatever the rate (AWS overloaded rather than a quota)
+look like a quota that falls with every cut: the accepted rate is a share of
+what is sent. No cut goes below `STORM_FLOOR` of the rate proven lately, so
+such a storm slows us down but not to a crawl; a quota that truly fell below
+that share is reached once the memory of the old rate has expired.
 
 The rate only grows in rounds where our own pacing was the bottleneck (the
 calls sent reached `BINDING_UTILISATION` of the rate): a target whose callers
@@ -112,8 +118,13 @@ BINDING_UTILISATION = 0.8
 # estimate.
 RECOVERY_WINDOW_SECONDS = 10.0
 RECOVERY_GAP = 0.25
-# Cuts in HOLD (cut after cut: a storm) stop at this share of that quota.
-STORM_FLOOR = 0.1
+# No cut goes below STORM_FLOOR x the highest rate proven lately (within
+# RECOVERY_WINDOW_SECONDS): a quota measured over a cycle, the estimate a
+# first cut measured, a rate our pacing held through a clean round out of
+# start-up (whose rates may be a full bucket draining). Throttles that come
+# whatever the rate (AWS overloaded, not a quota) would otherwise take the
+# rate down cut after cut, to a crawl.
+STORM_FLOOR = 0.25
 # Blame looks back this far for the best rate delivered in a clean round.
 BLAME_WINDOW_SECONDS = 10.0
 # Blame: one dimension's accepted rate, as a share of its best lately, must
@@ -208,6 +219,8 @@ class RateController:
         self._best_at = -math.inf  # ...and when
         self._recall = 0.0  # the highest quota measured over a cycle...
         self._recall_at = -math.inf  # ...and when
+        self._proven = 0.0  # the highest rate proven lately (see STORM_FLOOR)...
+        self._proven_at = -math.inf  # ...and when
         # Since the last throttled round: seconds and units accepted (None:
         # no throttled round yet, so no cycle to measure).
         self._cycle: tuple[float, float] | None = None
@@ -218,6 +231,15 @@ class RateController:
     def best(self, now: float) -> float:
         """The best rate delivered in a clean round lately (0 if none)."""
         return self._best if now - self._best_at <= BLAME_WINDOW_SECONDS else 0.0
+
+    def proven(self, now: float) -> float:
+        """The highest rate proven lately (see STORM_FLOOR), 0 if none."""
+        fresh = now - self._proven_at <= RECOVERY_WINDOW_SECONDS
+        return max(self._proven if fresh else 0.0, self.recall(now))
+
+    def _prove(self, rate: float, now: float) -> None:
+        if rate >= self.proven(now):
+            self._proven, self._proven_at = rate, now
 
     def recall(self, now: float) -> float:
         """The highest quota measured over a cycle lately (0 if none)."""
@@ -257,8 +279,12 @@ class RateController:
             self._best, self._best_at = delivered, now
         if self.mode is Mode.UNLIMITED:
             return
-        if not may_grow or self.utilisation(sent, duration) < BINDING_UTILISATION:
+        if self.utilisation(sent, duration) < BINDING_UTILISATION:
             return  # our pacing was not the bottleneck: growing would be a guess
+        if self.mode is not Mode.STARTUP:
+            self._prove(self.rate, now)
+        if not may_grow:
+            return
         if self.mode is Mode.STARTUP:
             self.rate = self._clamp(self.rate * _growth(duration))
             return
@@ -307,15 +333,13 @@ class RateController:
             return
         if self.mode is Mode.RECOVER:
             self._recall = 0.0  # that rate is gone
-        if self.mode is Mode.HOLD:
-            # Cut after cut in a row: a storm, or the quota still falling.
-            # Not below a share of the last measured quota: a storm would
-            # take the rate to a crawl, and back out of it slowly.
-            delivered = max(delivered, STORM_FLOOR * self.recall(now))
+        delivered = max(delivered, STORM_FLOOR * self.proven(now))
         # A throttle never raises the rate: a short round can show more
         # accepted than we send when our sends come in bursts.
         self.rate = self._clamp(min(self.rate, delivered * (1 - MARGIN)))
         self.estimate = max(self.rate / (1 - MARGIN), self.floor)
+        if self.mode is not Mode.HOLD:  # a first cut: what it measured is proven
+            self._prove(self.estimate, now)
         self.mode = Mode.HOLD
         self._cut_at = now
 
