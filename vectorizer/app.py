@@ -115,7 +115,9 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
         LimiterSettings(
             max_concurrency=settings.max_concurrency,
             initial_rate=settings.initial_rate * settings.rate_share,
+            min_rate=min(1.0, settings.max_rate * settings.rate_share),
             max_rate=settings.max_rate * settings.rate_share,
+            max_token_rate=settings.max_token_rate * settings.rate_share,
         )
     )
     engine = Engine(

@@ -328,8 +328,12 @@ class _Run:
         if left <= 0:
             raise _NoTime(_deadline_error("before the call could start"))
         queued = self.e._clock()
+        # The limiter's token estimate (images: AWS's count corrects it after).
+        chars = sum(len(t) for t in texts if isinstance(t, str))
         try:
-            await asyncio.wait_for(self.limiter.acquire(self.priority), timeout=left)
+            permit = await asyncio.wait_for(
+                self.limiter.acquire(self.priority, chars), timeout=left
+            )
         except asyncio.TimeoutError:
             raise _NoTime(_deadline_error("waiting for the target's rate limit")) from None
         finally:
@@ -338,6 +342,7 @@ class _Run:
         in_flight.inc()
         started = self.e._clock()
         outcome = "error"
+        tokens: int | None = None
         try:
             # A batch is all texts or all images (`Engine.embed` builds them so).
             batch = cast("Sequence[str] | Sequence[ImageInput]", texts)
@@ -347,6 +352,7 @@ class _Run:
             vectors = _checked(result.vectors, len(texts), self.prepared)
             self._check_learned_dimension(vectors)
             outcome = "ok"
+            tokens = result.input_tokens
             if result.input_tokens:
                 self.input_tokens += result.input_tokens
                 metrics.INPUT_TOKENS.labels(service, label).inc(result.input_tokens)
@@ -357,7 +363,9 @@ class _Run:
                 metrics.THROTTLES.labels(service, label).inc()
             raise
         finally:
-            self.limiter.release(outcome if outcome in ("ok", "throttled") else "error")
+            self.limiter.release(
+                outcome if outcome in ("ok", "throttled") else "error", permit, tokens
+            )
             in_flight.dec()
             metrics.UPSTREAM_CALLS.labels(service, label, region, outcome).inc()
             metrics.UPSTREAM_LATENCY.labels(service, label, region, outcome).observe(
@@ -365,6 +373,9 @@ class _Run:
             )
             metrics.BATCH_SIZE.labels(service, label).observe(len(texts))
             metrics.RATE_LIMIT.labels(service, label).set(self.limiter.rate)
+            token_rate = self.limiter.token_rate
+            if token_rate is not None:
+                metrics.TOKEN_RATE_LIMIT.labels(service, label).set(token_rate)
 
     def _check_learned_dimension(self, vectors: Matrix) -> None:
         """Without a configured dimension, the target must answer the length it

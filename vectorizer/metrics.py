@@ -18,7 +18,7 @@ series (`livemax`).
 
 Groups: build info; gRPC requests; items; upstream calls (count, latency,
 in flight, batch size, retries, throttles, tokens); the adaptive limiter
-(rate, wait); the cache (lookups, evictions, size, tier errors).
+(rate, token rate, wait); the cache (lookups, evictions, size, tier errors).
 """
 
 from __future__ import annotations
@@ -163,6 +163,14 @@ RATE_LIMIT = Gauge(
     "vectorizer_limiter_rate_per_second",
     "Current adaptive rate limit per target (upstream calls per second; with --workers, "
     "the sum over the workers).",
+    ["service", "model"],
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+TOKEN_RATE_LIMIT = Gauge(
+    "vectorizer_limiter_token_rate_per_second",
+    "Current adaptive input-token rate limit per target (tokens per second; with "
+    "--workers, the sum over the workers); absent until a throttle taught one.",
     ["service", "model"],
     registry=REGISTRY,
     multiprocess_mode="livesum",

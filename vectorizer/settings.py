@@ -112,6 +112,13 @@ class Settings:
     max_rate: float = field(
         default=10_000.0, metadata={"help": "Ceiling of the adaptive rate, calls/s per target."}
     )
+    max_token_rate: float = field(
+        default=0.0,
+        metadata={
+            "help": "Ceiling of the adaptive input-token rate, tokens/s per target (a known "
+            "tokens-per-minute quota / 60); 0: untold, learned from throttles."
+        },
+    )
     batch_wait_ms: float = field(
         default=5.0,
         metadata={
@@ -306,6 +313,10 @@ def validate_settings(s: Settings) -> list[str]:
         value = getattr(s, name)
         if value and not value.startswith("s3://"):
             problems.append(f"--{name.replace('_', '-')} must be an s3://bucket/prefix/ location")
+    if s.initial_rate <= 0 or s.max_rate <= 0 or s.max_token_rate < 0:
+        problems.append(
+            "--initial-rate and --max-rate must be positive, --max-token-rate not negative"
+        )
     if s.grace_period < 0 or s.default_deadline <= 0 or s.upstream_timeout <= 0:
         problems.append(
             "--grace-period, --default-deadline and --upstream-timeout must be positive"

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ResponseStre
 
 from tests.emulator.conftest import client
 from tests.support import Emulator, start_emulator
-from vectorizer.emulator.faults import Fault, FaultInjector, Faults, QuotaWindow, RateBucket
+from vectorizer.emulator.faults import Fault, FaultInjector, Faults
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
@@ -36,27 +36,6 @@ def code_and_status(call: Any) -> tuple[str, int]:
         call()
     err = info.value.response
     return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def test_rpm_quota_throttles_a_burst(bedrock: Any, emu: Emulator) -> None:
-    emu.faults(rpm=60)
-    outcomes = []
-    for i in range(70):
-        try:
-            titan(bedrock, f"burst {i}")
-            outcomes.append("ok")
-        except ClientError as exc:
-            outcomes.append(exc.response["Error"]["Code"])
-    assert outcomes.count("ok") == 60
-    assert outcomes[60:] == ["ThrottlingException"] * 10
-    assert emu.stats()["by_service"]["bedrock"]["throttled"] == 10
-
-
-def test_rpm_quota_is_per_service(bedrock: Any, sagemaker: Any, emu: Emulator) -> None:
-    emu.faults(rpm=1)
-    titan(bedrock)
-    sagemaker.invoke_endpoint(EndpointName="tei-small", Body=b'{"inputs": ["x"]}')
-    assert code_and_status(lambda: titan(bedrock)) == ("ThrottlingException", 429)
 
 
 @pytest.mark.parametrize(
@@ -202,36 +181,7 @@ def test_command_line_faults_are_the_reset_point_and_sigterm_exits_cleanly() -> 
         assert emu.proc.wait(timeout=10) == 0
 
 
-# --- pure parts: knob validation and the quota window --------------------------
-
-
-def test_quota_window_slides() -> None:
-    now = [0.0]
-    window = QuotaWindow(clock=lambda: now[0])
-    assert [window.admit(3) for _ in range(4)] == [True, True, True, False]
-    now[0] = 59.9
-    assert not window.admit(3)
-    now[0] = 60.0
-    assert window.admit(3)
-    assert window.admit(0)  # 0 = no quota
-
-
-def test_rate_bucket_bursts_one_second_then_paces() -> None:
-    now = [0.0]
-    bucket = RateBucket(clock=lambda: now[0])
-    assert [bucket.admit(5) for _ in range(6)] == [True] * 5 + [False]
-    now[0] = 0.2  # one token back
-    assert bucket.admit(5) and not bucket.admit(5)
-    now[0] = 100.0  # refills to the burst, not beyond
-    assert sum(bucket.admit(5) for _ in range(10)) == 5
-    assert bucket.admit(0)  # 0 = no quota
-
-
-def test_injector_applies_the_per_second_quota() -> None:
-    now = [0.0]
-    injector = FaultInjector(Faults(rps=2), seed=1, clock=lambda: now[0])
-    assert [injector.before("bedrock") for _ in range(3)] == [None, None, Fault.QUOTA]
-    assert injector.before("sagemaker") is None  # per service
+# --- pure parts: knob validation and the draw order --------------------------
 
 
 @pytest.mark.parametrize(
@@ -241,6 +191,9 @@ def test_injector_applies_the_per_second_quota() -> None:
         {"error_rate": -0.1},
         {"error_status": 404},
         {"rpm": -1},
+        {"tpm": -5},
+        {"quota_start": "half"},
+        {"quota_background": 1.5},
         {"fail_texts": "x"},
         {"rpm": True},
     ],
@@ -250,8 +203,9 @@ def test_faults_reject_bad_values(change: dict[str, Any]) -> None:
         Faults().updated(change)
 
 
-def test_injector_draws_quota_after_throttle() -> None:
-    injector = FaultInjector(Faults(rpm=1), seed=1, clock=lambda: 0.0)
-    assert injector.before("bedrock") is None
-    assert injector.before("bedrock") is Fault.QUOTA
-    assert injector.before("sagemaker") is None
+def test_a_drawn_fault_comes_before_the_quota() -> None:
+    injector = FaultInjector(Faults(throttle_rate=1.0, rpm=1), seed=1, clock=lambda: 0.0)
+    assert injector.before() is Fault.THROTTLE
+    # The drawn throttle charged nothing: the one request of the quota is still there.
+    assert injector.admit("bedrock", "m", 1)
+    assert not injector.admit("bedrock", "m", 1)

@@ -1,128 +1,35 @@
-"""Tests for vectorizer.ratelimit.
+"""Tests for vectorizer.ratelimit.scheduler: concurrency, priorities, pacing,
+cancellation, the release contract, token accounting and the registry.
 
-Most tests run on `VirtualTimeLoop`: a real asyncio event loop whose clock
-jumps to the next timer instead of waiting for it, so a minute of simulated
-traffic takes well under a second and timings are exact.
+They run on `VirtualTimeLoop` (tests/unit/virtual_time.py): timings are exact
+and simulated seconds cost no wall time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import selectors
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from tests.unit.virtual_time import run_virtual
 from vectorizer.ratelimit import (
     AdaptiveLimiter,
-    AimdRate,
+    Cost,
     LimiterRegistry,
     LimiterSettings,
+    LocalBudget,
+    Permit,
+    Rates,
+    Round,
 )
-
-T = TypeVar("T")
-
-
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
-    """Never blocks: a wait for `timeout` seconds advances the virtual clock."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 0.0
-
-    def select(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
-        events = super().select(0)
-        if events or (timeout is not None and timeout <= 0):
-            return events
-        if timeout is None:
-            raise RuntimeError("simulation deadlock: nothing is scheduled")
-        self.now += timeout
-        return []
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        self._virtual = _VirtualSelector()
-        super().__init__(self._virtual)
-
-    def time(self) -> float:
-        return self._virtual.now
-
-
-def run_virtual(main: Callable[[], Awaitable[T]]) -> T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
+from vectorizer.ratelimit.budgets import INITIAL_BURST_CALLS
 
 
 def make_limiter(**overrides: float) -> AdaptiveLimiter:
     """A limiter on the running (virtual) loop's clock."""
     loop = asyncio.get_running_loop()
     return AdaptiveLimiter(LimiterSettings(**overrides), clock=loop.time)  # type: ignore[arg-type]
-
-
-# --- steady state under a quota ----------------------------------------------
-
-
-class QuotaUpstream:
-    """An upstream that admits `quota` calls/s (token bucket, `burst` deep)
-    and throttles the rest, deciding when each call arrives."""
-
-    def __init__(self, quota: float, burst: float):
-        self.quota = quota
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = 0.0
-
-    def admit(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.quota)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
-async def _simulate(quota: float, duration: float, workers: int, latency: float):
-    loop = asyncio.get_running_loop()
-    limiter = AdaptiveLimiter(LimiterSettings(), clock=loop.time)
-    upstream = QuotaUpstream(quota, burst=quota * 0.5)
-    calls: list[tuple[float, bool]] = []
-    peak_in_flight = 0
-
-    async def worker() -> None:
-        nonlocal peak_in_flight
-        while loop.time() < duration:
-            async with limiter.slot(1) as slot:
-                peak_in_flight = max(peak_in_flight, limiter.in_flight)
-                started = loop.time()
-                admitted = upstream.admit(started)
-                calls.append((started, admitted))
-                await asyncio.sleep(latency)
-                if not admitted:
-                    slot.mark("throttled")
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return limiter, calls, peak_in_flight
-
-
-@pytest.mark.parametrize("quota", [10.0, 300.0])
-def test_steady_state_sits_just_under_the_quota(quota: float) -> None:
-    duration, settle = 90.0, 30.0
-    limiter, calls, peak = run_virtual(lambda: _simulate(quota, duration, 120, 0.05))
-    window = [ok for started, ok in calls if settle <= started < duration]
-    achieved = sum(window) / (duration - settle)
-    throttled = window.count(False) / len(window)
-    # The upstream's burst (half a second's worth) may be spent once in the window.
-    assert 0.8 * quota <= achieved <= quota * (1 + 0.5 / (duration - settle)), achieved
-    assert throttled < 0.05, throttled
-    assert peak <= limiter.settings.max_concurrency
-    assert limiter.in_flight == 0 and limiter.waiting == 0
 
 
 # --- concurrency, priority, pacing ------------------------------------------
@@ -151,7 +58,7 @@ def test_a_query_overtakes_waiting_documents(bottleneck: str) -> None:
     async def main() -> list[str]:
         if bottleneck == "concurrency":
             limiter = make_limiter(max_concurrency=1, initial_rate=10_000.0)
-        else:  # burst of 1 token, then one call per second
+        else:  # a bucket of one call, then one call per second
             limiter = make_limiter(max_concurrency=1000, initial_rate=1.0, min_rate=1.0)
         await limiter.acquire(1)  # holds the only slot / the only token
         order: list[str] = []
@@ -200,12 +107,27 @@ def test_pacing_spaces_grants_evenly_with_one_timer_per_token() -> None:
         return grants, sleeps
 
     grants, sleeps = run_virtual(main)
-    # A burst of one second's worth (100), then one every 10 ms.
-    assert grants[:100] == [0.0] * 100
-    gaps = [b - a for a, b in zip(grants[100:-1], grants[101:], strict=True)]
+    burst = int(INITIAL_BURST_CALLS)  # a new target starts with a small burst only
+    assert grants[:burst] == [0.0] * burst
+    gaps = [b - a for a, b in zip(grants[burst:-1], grants[burst + 1 :], strict=True)]
     assert all(abs(g - 0.01) < 1e-6 for g in gaps)
-    assert grants[-1] == pytest.approx(2.0)
-    assert sleeps <= 201  # one timer wake-up per paced token, no polling
+    assert grants[-1] == pytest.approx((300 - burst) / 100.0)
+    assert sleeps <= 300 - burst + 1  # one timer wake-up per paced grant, no polling
+
+
+async def test_paces_on_the_real_event_loop() -> None:
+    limiter = AdaptiveLimiter(LimiterSettings(max_concurrency=10, initial_rate=100.0))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def call() -> None:
+        async with limiter.slot(1) as slot:
+            slot.mark("error")  # keep the rate fixed
+
+    await asyncio.gather(*(call() for _ in range(30)))
+    # 3 from the first burst, then 27 more at 100/s.
+    assert 0.2 <= loop.time() - started < 1.0
+    assert limiter.idle
 
 
 # --- cancellation -------------------------------------------------------------
@@ -237,7 +159,8 @@ def test_waiter_cancelled_after_its_grant_hands_the_slot_on() -> None:
         first = asyncio.create_task(limiter.acquire(1))
         second = asyncio.create_task(limiter.acquire(1))
         await asyncio.sleep(0)
-        limiter.release("ok")  # grants `first`, which has not run yet
+        limiter.release("ok")  # the pump grants `first`, which has not run yet
+        await asyncio.sleep(0)
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -266,22 +189,23 @@ def test_wait_for_timeout_on_acquire_leaves_limiter_clean() -> None:
 # --- slot and release contract -----------------------------------------------
 
 
-def test_slot_outcomes() -> None:
+def test_slot_outcomes_and_token_counts() -> None:
     async def main() -> None:
-        limiter = make_limiter(decrease_factor=0.5, initial_rate=100.0)
+        limiter = make_limiter(initial_rate=100.0)
         with pytest.raises(KeyError):
-            async with limiter.slot(0):
+            async with limiter.slot(0, chars=400):
                 raise KeyError("boom")  # escaped exception: released as "error"
-        assert limiter.in_flight == 0 and limiter.rate == 100.0
+        assert limiter.in_flight == 0 and limiter.chars_per_token == 4.0
+
+        async with limiter.slot(1, chars=6_000) as slot:
+            slot.mark("ok", tokens=1_000)  # AWS counted 6 characters per token
+        assert limiter.in_flight == 0
+        assert 4.0 < limiter.chars_per_token < 6.0
 
         with pytest.raises(KeyError):
-            async with limiter.slot(0) as slot:
+            async with limiter.slot(0, chars=60) as slot:
                 slot.mark("throttled")
                 raise KeyError("throttled, then raised")
-        assert limiter.in_flight == 0 and limiter.rate == 50.0
-
-        async with limiter.slot(1):
-            pass
         assert limiter.in_flight == 0
 
     run_virtual(main)
@@ -309,105 +233,163 @@ def test_misuse_is_refused() -> None:
     run_virtual(main)
 
 
-# --- the rate controller ------------------------------------------------------
+def test_a_lone_caller_throttled_call_after_call_lowers_the_rate() -> None:
+    async def main() -> float:
+        limiter = make_limiter(initial_rate=20.0)
+        for attempt in range(8):  # the engine's retries: one call, backing off
+            await limiter.acquire(1)
+            await asyncio.sleep(0.04)
+            limiter.release("throttled")
+            await asyncio.sleep(0.05 * 2**attempt)
+        return limiter.rate
+
+    assert run_virtual(main) < 20.0
 
 
-def _drive_sends(aimd: AimdRate, start: float, seconds: float, per_second: float) -> float:
-    """Send and succeed at `per_second` for `seconds`; returns the end time."""
-    now, step = start, 1.0 / per_second
-    while now < start + seconds:
-        aimd.on_send(now)
-        aimd.on_success(now)
-        now += step
-    return now
-
-
-def test_rate_decreases_once_per_cooldown_and_floors_at_min() -> None:
-    s = LimiterSettings(
-        initial_rate=100.0, min_rate=5.0, decrease_factor=0.5, decrease_cooldown=1.0
-    )
-    aimd = AimdRate(s, 0.0)
-    assert aimd.on_throttle(0.0) == 50.0
-    assert aimd.on_throttle(0.5) == 50.0  # same burst of throttles
-    assert aimd.on_throttle(1.0) == 25.0
-    for t in range(2, 12):
-        aimd.on_throttle(float(t))
-    assert aimd.rate == 5.0
-
-
-def test_rate_increases_on_success_linearly_after_a_throttle() -> None:
-    s = LimiterSettings(initial_rate=100.0, increase_per_second=10.0)
-    aimd = AimdRate(s, 0.0)
-    now = _drive_sends(aimd, 0.0, 2.0, 100.0)
-    assert aimd.rate > 100.0  # slow start
-    aimd.on_throttle(now)
-    after_throttle = aimd.rate
-    end = _drive_sends(aimd, now, 3.0, after_throttle)
-    growth = aimd.rate - after_throttle
-    # Frozen during the decrease's cooldown, then +10 calls/s per second.
-    assert growth == pytest.approx(10.0 * (end - now - s.decrease_cooldown), rel=0.05)
-
-
-def test_rate_does_not_grow_past_twice_the_demand() -> None:
-    aimd = AimdRate(LimiterSettings(initial_rate=10.0), 0.0)
-    _drive_sends(aimd, 0.0, 30.0, 8.0)  # demand of 8 calls/s, all succeed
-    assert 10.0 <= aimd.rate <= 2.0 * 8.0 * 1.05
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    events=st.lists(
-        st.tuples(st.sampled_from(["send", "ok", "throttle"]), st.floats(0.0, 3.0)),
-        max_size=300,
-    ),
-    initial=st.floats(0.1, 50_000.0),
-)
-def test_rate_stays_within_bounds(events: list[tuple[str, float]], initial: float) -> None:
-    s = LimiterSettings(initial_rate=initial, min_rate=2.0, max_rate=500.0)
-    aimd = AimdRate(s, 0.0)
-    now = 0.0
-    for kind, dt in events:
-        now += dt
-        if kind == "send":
-            for _ in range(50):
-                aimd.on_send(now)
-        elif kind == "ok":
-            aimd.on_success(now)
-        else:
-            aimd.on_throttle(now)
-        assert s.min_rate <= aimd.rate <= s.max_rate
-
-
-def test_limiter_rate_follows_outcomes_within_bounds() -> None:
+def test_errors_leave_the_rate_alone() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        limiter = make_limiter(initial_rate=50.0, min_rate=10.0, max_rate=80.0)
-
-        async def calls(outcome: str, seconds: float) -> None:
-            end = loop.time() + seconds
-            while loop.time() < end:
-                await limiter.acquire(1)
-                await asyncio.sleep(0.001)
-                limiter.release(outcome)
-
-        await calls("ok", 5.0)
-        assert limiter.rate == 80.0
-        await calls("throttled", 10.0)
-        assert limiter.rate == 10.0
-        before = limiter.rate
-        await calls("error", 1.0)
-        assert limiter.rate == before
+        limiter = make_limiter(initial_rate=50.0, max_concurrency=4)
+        end = loop.time() + 5.0
+        while loop.time() < end:
+            await limiter.acquire(1)
+            await asyncio.sleep(0.01)
+            limiter.release("error")
+        assert limiter.rate == 50.0
 
     run_virtual(main)
 
 
-def test_settings_are_validated() -> None:
-    with pytest.raises(ValueError):
-        LimiterSettings(max_concurrency=0)
-    with pytest.raises(ValueError):
-        LimiterSettings(min_rate=10.0, max_rate=5.0)
-    with pytest.raises(ValueError):
-        LimiterSettings(decrease_factor=1.0)
+# --- tokens -----------------------------------------------------------------------
+
+
+def test_a_told_token_rate_paces_on_estimated_tokens() -> None:
+    async def main() -> tuple[list[float], float | None]:
+        loop = asyncio.get_running_loop()
+        # 1,000 tokens/s told; requests far from binding.
+        limiter = make_limiter(initial_rate=1_000.0, max_token_rate=1_000.0, max_concurrency=100)
+        grants: list[float] = []
+        for _ in range(6):
+            permit = await limiter.acquire(1, chars=2_000)  # 500 tokens at 4 chars/token
+            assert isinstance(permit, Permit) and permit.tokens == pytest.approx(500.0)
+            grants.append(loop.time())
+            limiter.release("error", permit)  # no count: the estimate stays charged
+        return grants, limiter.token_rate
+
+    grants, token_rate = run_virtual(main)
+    assert token_rate == 1_000.0
+    # The bucket holds 250 tokens (a quarter second) and starts with 100: a
+    # call larger than the bucket goes once it is full and leaves a debt, so
+    # the first goes at 0.15 s, then one every 500 tokens / 1,000 per s.
+    gaps = [b - a for a, b in zip(grants, grants[1:], strict=False)]
+    assert grants[0] == pytest.approx(0.15)
+    assert gaps == pytest.approx([0.5] * 5)
+
+
+def test_a_count_below_the_estimate_gives_tokens_back() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        limiter = make_limiter(initial_rate=1_000.0, max_token_rate=1_000.0, max_concurrency=100)
+        first = await limiter.acquire(1, chars=2_000)  # 500 tokens estimated
+        limiter.release("ok", first, tokens=100)  # AWS counted 100: 400 come back
+        started = loop.time()
+        await limiter.acquire(1, chars=1_500)
+        return loop.time() - started
+
+    # Without the refund the second call (about 300 tokens) would wait for
+    # the 500 the first one was charged; with it, hardly at all.
+    assert run_virtual(main) < 0.2
+
+
+# --- budgets that suspend or fail -----------------------------------------------------
+
+
+class SuspendingBudget:
+    """A `RateBudget` whose takes answer after a pause, as one shared through
+    a store does; the bucket arithmetic is a `LocalBudget`'s."""
+
+    def __init__(self, settings: LimiterSettings, clock: Callable[[], float]):
+        self.local = LocalBudget(settings, clock)
+        self.calls = 0
+
+    @property
+    def rates(self) -> Rates:
+        return self.local.rates
+
+    async def take(self, cost: Cost) -> float:
+        self.calls += 1
+        await asyncio.sleep(0.0005)
+        return await self.local.take(cost)
+
+    def refund(self, cost: Cost) -> None:
+        self.local.refund(cost)
+
+    def observe(self, report: Round) -> Rates:
+        return self.local.observe(report)
+
+
+def test_a_budget_that_suspends_keeps_the_bound_the_priorities_and_the_pace() -> None:
+    async def main() -> tuple[int, list[int], list[float], int]:
+        loop = asyncio.get_running_loop()
+        settings = LimiterSettings(max_concurrency=4, initial_rate=100.0)
+        budget = SuspendingBudget(settings, loop.time)
+        limiter = AdaptiveLimiter(settings, clock=loop.time, budget=budget)
+        peak, order, grants = 0, [], []
+
+        async def call(i: int) -> None:
+            nonlocal peak
+            async with limiter.slot(0 if i % 10 == 9 else 1) as slot:
+                peak = max(peak, limiter.in_flight)
+                order.append(i)
+                grants.append(loop.time())
+                await asyncio.sleep(0.01)
+                slot.mark("error")  # keep the rate fixed
+
+        await asyncio.gather(*(call(i) for i in range(100)))
+        assert limiter.idle
+        return peak, order, grants, budget.calls
+
+    peak, order, grants, calls = run_virtual(main)
+    assert peak <= 4
+    assert sorted(order) == list(range(100))
+    # Queries (every tenth) all went before the last documents did.
+    assert max(order.index(i) for i in range(9, 100, 10)) < 50
+    assert grants[-1] == pytest.approx((100 - 3) / 100.0, abs=0.05)  # paced at 100/s
+    assert calls >= 100
+
+
+class FailingOnceBudget(SuspendingBudget):
+    async def take(self, cost: Cost) -> float:
+        if self.calls == 5:
+            self.calls += 1
+            raise ConnectionError("the store went away")
+        return await super().take(cost)
+
+
+def test_a_budget_that_raises_does_not_strand_the_waiters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        settings = LimiterSettings(max_concurrency=2, initial_rate=1_000.0)
+        limiter = AdaptiveLimiter(
+            settings, clock=loop.time, budget=FailingOnceBudget(settings, loop.time)
+        )
+        done = 0
+
+        async def call() -> None:
+            nonlocal done
+            async with limiter.slot(1):
+                await asyncio.sleep(0.01)
+            done += 1
+
+        # Two go on the fast path; the sixth take, the pump's, raises.
+        await asyncio.wait_for(asyncio.gather(*(call() for _ in range(20))), timeout=5)
+        assert limiter.idle
+        return done
+
+    assert run_virtual(main) == 20
+    assert "rate budget failed" in caplog.text
 
 
 # --- registry -------------------------------------------------------------------
@@ -418,6 +400,20 @@ def test_registry_returns_one_limiter_per_key() -> None:
     a = registry.get(("bedrock", "us-east-1", "m", "id1"))
     assert registry.get(("bedrock", "us-east-1", "m", "id1")) is a
     assert registry.get(("bedrock", "us-east-1", "m", "id2")) is not a
+
+
+def test_registry_gives_each_target_the_factorys_budget() -> None:
+    made: list[tuple[object, ...]] = []
+
+    def factory(key: tuple[object, ...]) -> LocalBudget:
+        made.append(key)
+        return LocalBudget(LimiterSettings(initial_rate=7.0))
+
+    registry = LimiterRegistry(budget_factory=factory)
+    assert registry.get(("a",)).rate == 7.0
+    registry.get(("a",))
+    registry.get(("b",))
+    assert made == [("a",), ("b",)]
 
 
 def test_registry_drops_least_recently_used_idle_limiters_only() -> None:
@@ -442,18 +438,3 @@ def test_registry_drops_least_recently_used_idle_limiters_only() -> None:
         assert ("busy",) not in registry
 
     run_virtual(main)
-
-
-async def test_paces_on_the_real_event_loop() -> None:
-    limiter = AdaptiveLimiter(LimiterSettings(max_concurrency=10, initial_rate=100.0))
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-
-    async def call() -> None:
-        async with limiter.slot(1) as slot:
-            slot.mark("error")  # keep the rate fixed
-
-    await asyncio.gather(*(call() for _ in range(30)))
-    # 10 from the burst, then 20 more at 100/s.
-    assert 0.15 <= loop.time() - started < 1.0
-    assert limiter.idle

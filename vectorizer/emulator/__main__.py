@@ -55,8 +55,41 @@ def build_parser() -> argparse.ArgumentParser:
     add("latency-ms", float, "0", "added latency per AWS request")
     add("latency-jitter-ms", float, "0", "uniform +/- jitter on the latency")
     add("throttle-rate", float, "0", "probability of ThrottlingException")
-    add("rpm", int, "0", "requests per minute per service (0 = no quota)")
-    add("rps", float, "0", "requests per second per service, token bucket (0 = no quota)")
+    add(
+        "rpm",
+        float,
+        "0",
+        "requests per minute per service and model or endpoint: a bucket of one minute's "
+        "worth, refilled continuously (0 = no quota)",
+    )
+    add(
+        "rps",
+        float,
+        "0",
+        "requests per second per service and model or endpoint: a bucket of one second's "
+        "worth, refilled continuously (0 = no quota)",
+    )
+    add(
+        "tpm",
+        float,
+        "0",
+        "input tokens per minute per service and model or endpoint, as the answer counts "
+        "them (inputTextTokenCount): a bucket of one minute's worth (0 = no quota)",
+    )
+    add(
+        "quota-start",
+        str,
+        "full",
+        "state of every quota bucket when a target first meets it: full (an idle account) "
+        "or empty (throttles from the first call)",
+    )
+    add(
+        "quota-background",
+        float,
+        "0",
+        "share (0..1) of every quota a background client uses: the buckets refill at "
+        "(1 - share) x rate",
+    )
     add("error-rate", float, "0", "probability of a server error")
     add("error-status", int, "500", "server error status: 500, 503, 408 or 530")
     add("model-not-ready-rate", float, "0", "probability of ModelNotReadyException")
@@ -108,6 +141,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         "throttle_rate": args.throttle_rate,
         "rpm": args.rpm,
         "rps": args.rps,
+        "tpm": args.tpm,
+        "quota_start": args.quota_start,
+        "quota_background": args.quota_background,
         "error_rate": args.error_rate,
         "error_status": args.error_status,
         "model_not_ready_rate": args.model_not_ready_rate,

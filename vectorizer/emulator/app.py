@@ -4,8 +4,9 @@ Parts:
 
 - `serve_aws`: one AWS request, in a fixed sequence: route by path (Bedrock
   `/model/{modelId}/invoke`, SageMaker `/endpoints/{name}/invocations`), check
-  the SigV4 header form, draw faults, wait the latency, validate the body into
-  an `EmbedPlan`, embed, corrupt if a fault says so, answer, record.
+  the SigV4 header form, draw faults, validate the body into an `EmbedPlan`,
+  admit it against the quotas (requests and its input tokens), wait the
+  latency, embed, corrupt if a fault says so, answer, record.
 - `build_app(config)`: the `web.Application` (AWS routes plus the
   `/_emulator/` control API of `control.py`) around an `EmulatorState`
   (`state.py`).
@@ -142,6 +143,11 @@ async def _send_truncated(
 # --- one AWS request ----------------------------------------------------------
 
 
+async def _wait(delay: float) -> None:
+    if delay:
+        await asyncio.sleep(delay)
+
+
 def _plan(state: EmulatorState, record: Record, raw: bytes) -> EmbedPlan:
     target = record.model_or_endpoint
     if record.service == "bedrock":
@@ -262,22 +268,32 @@ async def serve_aws(request: web.Request) -> web.StreamResponse:
         record.access_key_id = caller.access_key_id
         record.region = caller.region
         record.has_session_token = caller.has_session_token
-        fault = state.injector.before(record.service)
-        delay = state.injector.latency_seconds()
-        if delay:
-            await asyncio.sleep(delay)
+        injector = state.injector
+        fault = injector.before()
+        delay = injector.latency_seconds()
+        plan = None
+        if fault is None or fault is Fault.TRUNCATE:
+            # Validated, then admitted on arrival: the quota sees the request's tokens.
+            try:
+                plan = _plan(state, record, raw)
+                await _read_s3_images(state, plan)
+            except AwsError:
+                await _wait(delay)
+                raise
+            if not injector.admit(record.service, record.model_or_endpoint, plan.tokens):
+                fault = Fault.QUOTA
+        await _wait(delay)
         if fault is Fault.RESET:
             record.fault = fault.value
             _abort(request)
             return web.Response(status=200)  # never sent: the connection is gone
         if fault is not None and fault is not Fault.TRUNCATE:
             record.fault = fault.value
-            status = state.injector.faults.error_status
+            status = injector.faults.error_status
             raise _fault_error(
                 fault, record.service, status, record.model_or_endpoint, caller.region
             )
-        plan = _plan(state, record, raw)
-        await _read_s3_images(state, plan)
+        assert plan is not None
         body = _embed(state, plan, record)
         answer_headers.update(plan.headers)
         answer_headers["Content-Type"] = "application/json"

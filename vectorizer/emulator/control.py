@@ -6,12 +6,15 @@
 | `GET /_emulator/requests[?service=bedrock]` | recorded requests, oldest first |
 | `DELETE /_emulator/requests` | forget them |
 | `GET /_emulator/faults` | current fault knobs |
-| `POST /_emulator/faults` | partial update (JSON object); answers the new knobs, 400 if invalid |
+| `POST /_emulator/faults` | partial update (JSON object); answers the new knobs, 400 if bad |
 | `POST /_emulator/reset` | knobs back to the command line's, records, counters, quotas cleared |
 | `GET /_emulator/stats` | `{"requests", "throttled", "errors", "faults", "by_service": {..}}` |
 | `GET /_emulator/endpoints` / `POST` | SageMaker endpoints; POST adds `{"name": spec}` |
 | `GET /_emulator/profiles` / `POST` | modelId or ARN -> family mappings; POST adds |
 | `GET /_emulator/async` / `POST` | async invoke `{"delay", "s3", "invocations"}`; POST sets delay |
+
+A fault update keeps the quota buckets' levels (quotas.py), so a quota
+changed mid-run takes effect from the current level.
 
 `add_control_routes(app)` wires them.
 """

@@ -6,20 +6,19 @@ Parts:
   run time through `POST /_emulator/faults`. `Faults.updated` validates a
   partial update and returns a new value; nothing mutates in place.
 - `Fault`: the names of the faults a request can draw.
-- `QuotaWindow`: a sliding 60-second window of admitted requests, the
-  requests-per-minute quota of one service. Throttled requests do not count
-  against it, as with AWS.
-- `RateBucket`: a requests-per-second quota as a token bucket (one second's
-  worth of burst), the shape that makes a client's rate control visible:
-  above the rate, throttles start within a second, not after a minute.
 - `FaultInjector`: draws the faults of one request from a seeded RNG, in a
-  fixed order so that a seed gives the same sequence for the same requests.
-  Time and chance are injected (`clock`, `seed`) so tests need no waiting.
+  fixed order so that a seed gives the same sequence for the same requests,
+  and admits requests against the quotas (`quotas.py`: `--rps`, `--rpm`,
+  `--tpm` per service and target). Time and chance are injected (`clock`,
+  `seed`) so tests need no waiting.
 
-Before a request is served: quota, throttle, model-not-ready, server error,
-connection reset and truncated answer are drawn (the first hit wins). After a
-good answer is built: malformed JSON, one vector too few, one component too
-few. `fail_texts` is checked by the services against each input text.
+Before a request is served: throttle, model-not-ready, server error,
+connection reset and truncated answer are drawn (the first hit wins). A
+request that drew none of them (or a truncation) is then validated and
+admitted against the quotas with its input tokens (`admit`); over a quota it
+gets the same ThrottlingException as a drawn throttle. After a good answer is
+built: malformed JSON, one vector too few, one component too few.
+`fail_texts` is checked by the services against each input text.
 """
 
 from __future__ import annotations
@@ -27,12 +26,12 @@ from __future__ import annotations
 import enum
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-WINDOW_SECONDS = 60.0
+from vectorizer.emulator.quotas import QUOTA_STARTS, START_FULL, QuotaLimits, Quotas
+
 ERROR_STATUSES = (408, 500, 503, 530)
 _RATES = (
     "throttle_rate",
@@ -63,8 +62,11 @@ class Faults:
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     throttle_rate: float = 0.0
-    rpm: int = 0  # 0 = no quota
-    rps: float = 0.0  # 0 = no per-second quota
+    rpm: float = 0.0  # requests per minute, per service and target; 0 = no quota
+    rps: float = 0.0  # requests per second, per service and target; 0 = no quota
+    tpm: float = 0.0  # input tokens per minute, per service and target; 0 = no quota
+    quota_start: str = START_FULL  # every quota bucket starts "full" or "empty"
+    quota_background: float = 0.0  # share of every quota a background client uses
     error_rate: float = 0.0
     error_status: int = 500
     model_not_ready_rate: float = 0.0
@@ -93,13 +95,17 @@ class Faults:
 
 
 def _check(name: str, value: Any) -> Any:
+    if name == "quota_start":
+        if value not in QUOTA_STARTS:
+            raise ValueError(f"quota_start must be one of {list(QUOTA_STARTS)}, got {value!r}")
+        return value
     if name == "fail_texts":
         if not isinstance(value, list | tuple) or not all(isinstance(s, str) for s in value):
             raise ValueError("fail_texts must be a list of strings")
         return tuple(s for s in value if s)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    if name in _RATES:
+    if name in _RATES or name == "quota_background":
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
         return float(value)
@@ -109,50 +115,7 @@ def _check(name: str, value: Any) -> Any:
         return int(value)
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value}")
-    return int(value) if name == "rpm" else float(value)
-
-
-class QuotaWindow:
-    """Admits at most `limit` requests in any `WINDOW_SECONDS` span."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._admitted: deque[float] = deque()
-
-    def admit(self, limit: int) -> bool:
-        if limit <= 0:
-            return True
-        now = self._clock()
-        while self._admitted and now - self._admitted[0] >= WINDOW_SECONDS:
-            self._admitted.popleft()
-        if len(self._admitted) >= limit:
-            return False
-        self._admitted.append(now)
-        return True
-
-
-class RateBucket:
-    """Admits requests at `rate` per second on average, bursting to one second's worth."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._tokens: float | None = None
-        self._last = 0.0
-
-    def admit(self, rate: float) -> bool:
-        if rate <= 0:
-            return True
-        now = self._clock()
-        capacity = max(1.0, rate)
-        if self._tokens is None:
-            self._tokens = capacity
-        else:
-            self._tokens = min(capacity, self._tokens + (now - self._last) * rate)
-        self._last = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+    return float(value)
 
 
 class FaultInjector:
@@ -168,15 +131,15 @@ class FaultInjector:
         self._seed = seed
         self._clock = clock
         self._rng = random.Random(seed)
-        self._windows: dict[str, QuotaWindow] = {}
-        self._buckets: dict[str, RateBucket] = {}
+        self.quotas = Quotas(clock)
+        self._limits = QuotaLimits()
+        self._limits_of: Faults | None = None
 
     def reset(self, faults: Faults) -> None:
-        """Back to `faults`, empty quota windows and a freshly seeded RNG."""
+        """Back to `faults`, new quota buckets and a freshly seeded RNG."""
         self.faults = faults
         self._rng = random.Random(self._seed)
-        self._windows.clear()
-        self._buckets.clear()
+        self.quotas.clear()
 
     def _hit(self, rate: float) -> bool:
         # Always draw, so the sequence for a seed does not depend on which knobs are on.
@@ -187,8 +150,8 @@ class FaultInjector:
         jitter = self._rng.uniform(-f.latency_jitter_ms, f.latency_jitter_ms)
         return max(0.0, f.latency_ms + jitter) / 1000.0
 
-    def before(self, service: str) -> Fault | None:
-        """The fault that replaces this request's answer, if any."""
+    def before(self) -> Fault | None:
+        """The drawn fault that replaces this request's answer, if any."""
         f = self.faults
         draws = [
             (Fault.THROTTLE, self._hit(f.throttle_rate)),
@@ -197,14 +160,16 @@ class FaultInjector:
             (Fault.RESET, self._hit(f.reset_rate)),
             (Fault.TRUNCATE, self._hit(f.truncate_rate)),
         ]
-        window = self._windows.setdefault(service, QuotaWindow(self._clock))
-        chosen = next((fault for fault, hit in draws if hit), None)
-        if chosen is Fault.THROTTLE:
-            return chosen
-        bucket = self._buckets.setdefault(service, RateBucket(self._clock))
-        if not bucket.admit(f.rps) or not window.admit(f.rpm):
-            return Fault.QUOTA
-        return chosen
+        return next((fault for fault, hit in draws if hit), None)
+
+    def admit(self, service: str, target: str, tokens: int) -> bool:
+        """Charge one request of `tokens` input tokens to the target's quotas,
+        or refuse it (then nothing is charged)."""
+        f = self.faults
+        if f is not self._limits_of:  # knobs are replaced, never mutated
+            self._limits = QuotaLimits(f.rps, f.rpm, f.tpm, f.quota_start, f.quota_background)
+            self._limits_of = f
+        return self.quotas.admit(self._limits, service, target, tokens)
 
     def after(self) -> set[Fault]:
         """Corruptions to apply to a good answer."""

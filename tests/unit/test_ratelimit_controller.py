@@ -1,0 +1,384 @@
+"""Tests for the rate arithmetic (vectorizer.ratelimit.controller and
+rounds): pure functions of rounds and an injected time, no event loop."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vectorizer.ratelimit import controller as c
+from vectorizer.ratelimit import rounds as r
+from vectorizer.ratelimit.controller import (
+    LimiterSettings,
+    Mode,
+    PacingController,
+    RateController,
+    Sample,
+)
+from vectorizer.ratelimit.rounds import Round, RoundMeter
+
+DT = 0.1  # seconds per round
+
+
+class Drive:
+    """Feeds rounds of DT seconds to one RateController and keeps the time."""
+
+    def __init__(self, initial: float | None = 50.0, floor: float = 1.0, ceiling: float = 1e4):
+        self.now = 0.0
+        self.c = RateController(initial, floor, ceiling, self.now)
+
+    def clean(self, seconds: float = DT, use: float = 1.0) -> float:
+        """Rounds without throttles in which we sent `use` x the rate."""
+        end = self.now + seconds - 1e-9
+        while self.now < end:
+            self.now += DT
+            sent = self.c.rate * DT * use
+            self.c.on_round(Sample(DT, sent, sent / DT, 0, round(sent)), True, self.now)
+        return self.c.rate
+
+    def throttled(
+        self, delivered: float, throttles: int = 10, answers: int = 40, saturated: bool = True
+    ) -> float:
+        self.now += DT
+        sent = self.c.rate * DT
+        sample = Sample(DT, sent, delivered, throttles, answers, saturated)
+        self.c.on_round(sample, True, self.now)
+        return self.c.rate
+
+
+# --- start-up -----------------------------------------------------------------
+
+
+def test_startup_doubles_every_doubling_time_while_our_pacing_binds() -> None:
+    d = Drive(50.0)
+    assert d.clean(1.0) == pytest.approx(50.0 * 2 ** (1.0 / c.STARTUP_DOUBLING_SECONDS))
+    assert d.c.mode is Mode.STARTUP
+
+
+def test_the_rate_does_not_grow_while_callers_send_less() -> None:
+    d = Drive(50.0)
+    assert d.clean(5.0, use=0.5) == 50.0
+
+
+def test_a_lone_weak_throttled_round_in_startup_does_not_cut() -> None:
+    d = Drive(50.0)
+    d.clean(0.3)
+    before = d.c.rate
+    # What an empty quota bucket does to the very first calls: a few
+    # throttles, none once the first ones have passed.
+    assert d.throttled(delivered=40.0, throttles=5, answers=10, saturated=False) == before
+    assert d.c.mode is Mode.STARTUP
+    assert d.clean() > before  # and start-up goes on
+
+
+def test_a_throttled_round_accepting_our_pace_or_more_does_not_end_startup() -> None:
+    d = Drive(50.0)
+    d.clean(0.5)
+    rate = d.c.rate
+    for _ in range(3):  # a burst met an empty bucket, yet the quota took our pace
+        assert d.throttled(delivered=rate * 1.1, throttles=9, answers=20) == rate
+    assert d.c.mode is Mode.STARTUP
+
+
+def test_two_weak_throttled_rounds_in_a_row_end_startup() -> None:
+    d = Drive(50.0)
+    d.clean(0.5)
+    d.throttled(delivered=60.0, throttles=1, answers=20)
+    assert d.throttled(delivered=60.0, throttles=1, answers=20) == pytest.approx(60 * 0.98)
+    assert d.c.mode is Mode.HOLD and d.c.estimate == 60.0
+
+
+def test_a_strong_throttled_round_ends_startup_at_the_accepted_rate() -> None:
+    d = Drive(50.0)
+    d.clean(1.0)
+    assert d.throttled(delivered=300.0, throttles=30, answers=60) == pytest.approx(294.0)
+    assert d.c.mode is Mode.HOLD
+
+
+# --- hold, probe, cuts ------------------------------------------------------------
+
+
+def started(estimate: float = 400.0) -> Drive:
+    """A controller just out of start-up with `estimate` measured."""
+    d = Drive(50.0)
+    d.clean(1.5)
+    d.throttled(delivered=estimate, throttles=20, answers=80)
+    return d
+
+
+def test_hold_keeps_the_rate_then_probe_follows_its_curve() -> None:
+    d = started(400.0)
+    base = 400.0 * (1 - c.MARGIN)
+    assert d.clean(c.HOLD_SECONDS - DT) == pytest.approx(base)
+    d.clean(DT)  # HOLD is over: the first probe round
+    probe_time = DT
+    for _ in range(10):
+        expected = base * (1 + c.PROBE_GAIN * (2 ** (probe_time / c.PROBE_DOUBLING_SECONDS) - 1))
+        assert d.c.rate == pytest.approx(expected)
+        assert d.c.mode is Mode.PROBE
+        d.clean()
+        probe_time += DT
+
+
+def test_a_doubled_quota_is_reached_within_three_seconds_of_probing() -> None:
+    d = started(400.0)
+    d.clean(c.HOLD_SECONDS)
+    assert d.clean(3.0) >= 800.0
+
+
+def test_a_throttle_in_probe_cuts_to_the_rate_accepted_since_the_last_throttle() -> None:
+    d = started(400.0)
+    accepted = 0.0
+    for _ in range(int((c.HOLD_SECONDS + 0.5) / DT)):
+        accepted += d.c.rate * DT  # what the round delivers: the rate it runs at
+        d.clean()
+    assert d.c.rate > 400.0 * (1 - c.MARGIN)
+    # The quota's bucket was empty at both throttled rounds: what came through
+    # in between, this round included, over the time in between, is the quota.
+    cycle = (accepted + 395.0 * DT) / (d.now + DT - 1.6)
+    assert d.throttled(delivered=395.0, throttles=2, answers=40) == pytest.approx(cycle * 0.98)
+    assert d.c.mode is Mode.HOLD
+
+
+def test_a_sharp_drop_is_measured_on_the_round_itself() -> None:
+    d = started(400.0)
+    d.clean(c.HOLD_SECONDS + 0.5)
+    assert d.throttled(delivered=200.0, throttles=20, answers=40) == pytest.approx(196.0)
+
+
+def test_a_throttle_never_raises_the_rate() -> None:
+    d = started(400.0)
+    d.clean(c.HOLD_SECONDS + DT)
+    rate = d.c.rate
+    assert d.throttled(delivered=600.0, throttles=2, answers=40) == rate
+
+
+def test_hold_ignores_jitter_and_cuts_again_on_a_drop() -> None:
+    d = started(400.0)
+    assert d.throttled(delivered=399.0, throttles=1, answers=40) == pytest.approx(392.0)
+    assert d.throttled(delivered=200.0, throttles=20, answers=40) == pytest.approx(196.0)
+    assert d.c.mode is Mode.HOLD
+
+
+def test_cuts_stop_at_a_share_of_the_rate_proven_lately() -> None:
+    d = started(400.0)  # start-up's cut measured 400
+    floor = c.STORM_FLOOR * 400.0 * (1 - c.MARGIN)
+    for _ in range(5):  # throttles whatever the rate: a storm
+        assert d.throttled(delivered=d.c.rate * 0.3, throttles=30, answers=40) >= floor
+    assert d.c.rate == pytest.approx(floor)
+    d.clean(c.RECOVERY_WINDOW_SECONDS + DT, use=0.5)  # the memory expires...
+    assert d.throttled(delivered=0.0, throttles=40, answers=40) == 1.0  # ...then min_rate
+
+
+def test_with_nothing_proven_cuts_stop_at_the_minimum_rate() -> None:
+    d = Drive(50.0)
+    d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False)
+    assert d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False) == 1.0
+
+
+# --- recovery -----------------------------------------------------------------------
+
+
+def test_recover_returns_to_the_measured_quota_at_startup_speed() -> None:
+    d = started(400.0)
+    d.clean(c.HOLD_SECONDS + 0.5)  # probing above 392
+    d.throttled(delivered=400.0, throttles=2)  # the probe's cut: a cycle measured
+    sustained = d.c.recall(d.now)
+    assert sustained > 390.0
+    for _ in range(5):  # a storm: most calls throttled, whatever the rate
+        d.throttled(delivered=d.c.rate * 0.2, throttles=30, answers=40)
+    low = d.c.rate
+    # Cut after cut, but not below a share of the rate proven before.
+    assert low == pytest.approx(c.STORM_FLOOR * d.c.proven(d.now) * (1 - c.MARGIN))
+    assert d.c.proven(d.now) >= sustained
+    d.clean(c.HOLD_SECONDS + DT)  # HOLD after the last cut, then one round
+    assert d.c.mode is Mode.RECOVER
+    seconds = DT
+    while d.c.mode is Mode.RECOVER:
+        d.clean()
+        seconds += DT
+    # Back from `low` in as many doubling times as it takes, not minutes.
+    assert seconds <= math.log2(sustained / low) * c.STARTUP_DOUBLING_SECONDS + 2 * DT
+    assert d.c.rate >= sustained * (1 - c.MARGIN)
+
+
+def test_a_failed_recovery_forgets_the_old_rate() -> None:
+    d = started(400.0)
+    d.clean(c.HOLD_SECONDS + 0.5)
+    d.throttled(delivered=400.0, throttles=2)  # a cycle measured: about 400
+    d.clean(c.HOLD_SECONDS + 0.5)
+    d.throttled(delivered=200.0, throttles=20)  # the quota halved
+    d.clean(c.HOLD_SECONDS + DT)
+    assert d.c.mode is Mode.RECOVER
+    d.clean(0.2)
+    d.throttled(delivered=200.0, throttles=10)  # no: it really is 200
+    assert d.c.recall(d.now) == 0.0
+    d.clean(c.HOLD_SECONDS + DT)
+    assert d.c.mode is Mode.PROBE
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rounds=st.lists(
+        st.tuples(
+            st.floats(0.001, 2.0),  # duration
+            st.floats(0.0, 3.0),  # sent, as a share of rate x duration
+            st.floats(0.0, 2.0),  # delivered, as a share of the rate
+            st.integers(0, 50),  # throttles
+        ),
+        max_size=200,
+    ),
+    initial=st.floats(0.1, 50_000.0),
+)
+def test_the_rate_stays_within_its_bounds(
+    rounds: list[tuple[float, float, float, int]], initial: float
+) -> None:
+    ctl = RateController(min(500.0, max(2.0, initial)), 2.0, 500.0, 0.0)
+    now = 0.0
+    for duration, use, share, throttles in rounds:
+        now += duration
+        sent = ctl.rate * duration * use
+        sample = Sample(duration, sent, ctl.rate * share, throttles, throttles + 10, True)
+        ctl.on_round(sample, True, now)
+        assert 2.0 <= ctl.rate <= 500.0
+
+
+def test_without_the_probe_lease_rounds_cut_but_never_grow() -> None:
+    d = started(400.0)
+    ctl, now = d.c, d.now
+    for _ in range(40):
+        now += DT
+        sent = ctl.rate * DT
+        ctl.on_round(Sample(DT, sent, sent / DT, 0, 40), True, now, may_grow=False)
+    assert ctl.rate == pytest.approx(392.0)
+    now += DT
+    ctl.on_round(Sample(DT, 39.2, 300.0, 10, 40, True), True, now, may_grow=False)
+    assert ctl.rate == pytest.approx(294.0)
+
+
+# --- requests and tokens: the blame -------------------------------------------------
+
+
+def pacing(**settings: float) -> PacingController:
+    return PacingController(LimiterSettings(**settings), 0.0)  # type: ignore[arg-type]
+
+
+def feed(p: PacingController, now: float, calls: int, tokens: float, throttled: int = 0) -> None:
+    """A round of DT seconds ending at `now`: `calls` ok carrying `tokens`."""
+    p.on_round(Round(DT, calls + throttled, calls, throttled, tokens, tokens, True), now)
+
+
+def test_without_token_counts_requests_take_the_blame() -> None:
+    p = pacing(initial_rate=100.0)
+    for i in range(5):
+        p.on_round(Round(DT, 10, 10, 0), 0.1 * (i + 1))
+    p.on_round(Round(DT, 10, 5, 5), 0.6)
+    p.on_round(Round(DT, 10, 5, 5), 0.7)
+    assert p.rates.requests == pytest.approx(49.0) and p.rates.tokens is None
+
+
+def test_a_throttle_at_fewer_calls_than_accepted_before_is_blamed_on_tokens() -> None:
+    p = pacing(initial_rate=100.0)
+    for i in range(5):  # short texts: 10 calls of 100 tokens per round, clean
+        feed(p, 0.1 * (i + 1), calls=10, tokens=1_000.0)
+    # Long texts now: fewer calls than before, as many tokens, and throttles.
+    feed(p, 0.6, calls=2, tokens=1_000.0, throttled=5)
+    assert p.rates.tokens == pytest.approx(10_000.0 * (1 - c.MARGIN))
+    assert p.tokens.mode is Mode.HOLD and p.requests.mode is Mode.STARTUP
+
+
+def test_a_throttle_at_fewer_tokens_than_accepted_before_is_blamed_on_requests() -> None:
+    p = pacing(initial_rate=100.0)
+    for i in range(5):
+        feed(p, 0.1 * (i + 1), calls=10, tokens=1_000.0)
+    feed(p, 0.6, calls=10, tokens=200.0, throttled=8)  # short texts, throttled
+    feed(p, 0.7, calls=10, tokens=200.0, throttled=8)
+    assert p.rates.requests == pytest.approx(100.0 * (1 - c.MARGIN))
+    assert p.rates.tokens is None
+
+
+def test_a_told_token_rate_is_the_ceiling_from_the_start() -> None:
+    p = pacing(max_token_rate=5_000.0)
+    assert p.rates.tokens == 5_000.0
+
+
+# --- measurement rounds --------------------------------------------------------------
+
+
+def test_a_round_closes_after_its_time_and_answers() -> None:
+    m = RoundMeter(0.0)
+    for i in range(20):
+        m.on_send(10.0, 0.005 * i, idle=False)
+    closed = [m.on_answer(False, 10.0, True, 0.01 * (i + 1)) for i in range(12)]
+    done = [x for x in closed if x is not None]
+    assert len(done) == 1 and closed.index(done[0]) == 9  # at 0.1 s, 10 answers
+    assert done[0].calls_ok == 10 and done[0].calls_sent == 20
+    assert done[0].delivered_calls() == pytest.approx(100.0)
+    assert done[0].tokens_counted and done[0].tokens_ok == 100.0
+
+
+def test_a_slow_round_closes_at_its_longest() -> None:
+    m = RoundMeter(0.0)
+    m.on_send(0.0, 0.0, idle=True)
+    assert m.on_answer(False, 0.0, False, 0.5) is None
+    done = m.on_answer(False, 0.0, False, r.ROUND_MAX_SECONDS)
+    assert done is not None and done.calls_ok == 2 and not done.tokens_counted
+
+
+def test_a_saturated_round_closes_early_and_measures_from_the_first_throttle() -> None:
+    # 1,000 calls/s sent; the quota's bucket lets the first 30 through (it was
+    # full), then one in four: 250/s. Answers come 40 ms later, +-3 ms.
+    m = RoundMeter(0.0)
+    rng = random.Random(3)
+    events = []  # (time, kind, accepted, sent_at)
+    for i in range(200):
+        sent = i * 0.001
+        events.append((sent, "send", True, sent))
+        latency = 0.04 + rng.uniform(-0.003, 0.003)
+        events.append((sent + latency, "answer", i < 30 or i % 4 == 0, sent))
+    done = None
+    for at, kind, accepted, sent in sorted(events):
+        if kind == "send":
+            m.on_send(0.0, at, idle=False)
+        else:
+            done = m.on_answer(not accepted, 0.0, False, at, sent)
+            if done is not None:
+                break
+    assert done is not None and done.duration < r.ROUND_SECONDS
+    assert done.calls_throttled >= r.EARLY_CLOSE_THROTTLES
+    assert done.delivered_calls() == pytest.approx(250.0, rel=0.2)
+    assert done.calls_ok / done.duration > 1.4 * 250.0  # what the whole round would say
+
+
+def test_an_idle_gap_starts_a_fresh_round() -> None:
+    m = RoundMeter(0.0)
+    m.on_send(0.0, 0.0, idle=True)
+    m.on_answer(False, 0.0, False, 0.04)
+    m.on_send(0.0, 100.0, idle=True)  # a hundred seconds later
+    for i in range(r.ROUND_MIN_ANSWERS):
+        done = m.on_answer(False, 0.0, False, 100.0 + r.ROUND_SECONDS + 0.001 * i)
+    assert done is not None and done.duration < 1.0 and done.calls_sent == 1
+
+
+def test_an_idle_gap_closes_a_round_holding_throttles() -> None:
+    m = RoundMeter(0.0)
+    m.on_send(0.0, 0.0, idle=True)
+    assert m.on_answer(True, 0.0, False, 0.04, 0.0) is None
+    done = m.on_send(0.0, 2.0, idle=True)  # retried after a two-second backoff
+    assert done is not None and done.calls_throttled == 1
+    assert done.duration == pytest.approx(0.04)  # the gap is no part of it
+
+
+def test_a_lone_callers_throttle_closes_the_round_once_nothing_is_in_flight() -> None:
+    m = RoundMeter(0.0)
+    m.on_send(0.0, 0.0, idle=True)
+    assert m.on_answer(True, 0.0, False, 0.04, 0.0, idle=True) is None  # too soon
+    m.on_send(0.0, 0.06, idle=True)
+    done = m.on_answer(True, 0.0, False, 0.11, 0.06, idle=True)
+    assert done is not None and done.calls_throttled == 2
+    m.on_send(0.0, 0.2, idle=False)
+    assert m.on_answer(True, 0.0, False, 0.35, 0.2, idle=False) is None  # more to come

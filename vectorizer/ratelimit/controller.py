@@ -1,0 +1,413 @@
+"""Rate arithmetic: find a quota nobody told us, in requests and in tokens.
+
+Pure: every method takes the current time, nothing here sleeps or awaits.
+
+- `LimiterSettings`: the tunables of one target's limiter.
+- `Sample`: one measurement round (rounds.py) as one dimension sees it.
+- `RateController`: the rate of one dimension (requests/s or tokens/s).
+- `PacingController`: both dimensions, and which one a throttle is blamed on.
+- `Rates`: the rates in force (tokens None while no token limit is known).
+
+Why this design. An upstream quota behaves like a token bucket: while we
+send faster than it refills, every call that finds a token is accepted and
+the rest are throttled. So the rate of *accepted* calls while throttles
+happen is the quota (minus whatever another client takes): measured, not
+guessed. Better still, between two throttled rounds the quota's bucket was
+empty at both ends, so the calls accepted in between, over the time in
+between, are exactly its refill rate (see CYCLE_*). A throttle therefore
+sets the rate to that measure less `MARGIN`, never a fixed-factor cut below
+it: the old AIMD controller cut 30 % per throttle and grew back by about 3 %
+of the quota per second, leaving seconds of quota unused after every
+throttle. Throttled calls cost no quota, so running a little over it only
+costs retries; running under it while its bucket is full wastes it. Hence
+this cycle, per dimension, in the spirit of BBR's probing and CUBIC's
+growth curve:
+
+- STARTUP: no limit known; the rate doubles every `STARTUP_DOUBLING_SECONDS`
+  of rounds in which our own pacing was the bottleneck, until the quota is
+  clearly below it (STARTUP_EXIT_*). A few throttles of the very first
+  calls, which an empty quota bucket gives any client, do not end it: they
+  must not leave the rate far below a quota not found yet.
+- HOLD (`HOLD_SECONDS`) after a cut: no growth; a throttled round cuts again
+  only if it shows clearly less than the estimate (the quota dropped
+  again). Throttles of calls sent before a cut are no signal at all: the
+  scheduler leaves them out of the rounds, and a cut empties our own
+  bucket, as the quota's is empty then.
+- PROBE: the rate leaves the estimate slowly, then ever faster,
+  rate = base * (1 + PROBE_GAIN * (2 ** (t / PROBE_DOUBLING_SECONDS) - 1)),
+  t counting rounds our pacing bound. At an unchanged quota it crosses it
+  within a fraction of a second by a few percent (spending what the quota's
+  bucket saved during HOLD), a few calls are throttled and the cut measures
+  the quota again; a doubled quota is reached in about two seconds.
+- RECOVER: after a HOLD, if a clearly higher quota was measured in the last
+  `RECOVERY_WINDOW_SECONDS` (a throttle storm cut us far down), the rate
+  grows at start-up speed back to it, then probes from there. If that fails
+  (the quota really did drop) the memory is dropped: one overshoot, a few
+  throttles, after a real drop.
+
+Throttles that come whatever the rate (AWS overloaded rather than a quota)
+look like a quota that falls with every cut: the accepted rate is a share of
+what is sent. No cut goes below `STORM_FLOOR` of the rate proven lately, so
+such a storm slows us down but not to a crawl; a quota that truly fell below
+that share is reached once the memory of the old rate has expired.
+
+The rate only grows in rounds where our own pacing was the bottleneck (the
+calls sent reached `BINDING_UTILISATION` of the rate): a target whose callers
+send less, or whose concurrency bound binds first, keeps the rate it proved.
+
+Tokens. The token rate is untold too and learned the same way, starting
+unlimited. A throttle does not say which quota it hit, so it is blamed on
+one dimension: if one of them fell clearly further below what it delivered
+in recent clean rounds than the other (texts got longer: fewer calls, as
+many tokens), it cannot be the limit and the other one is blamed; otherwise
+the dimension our own pacing was closer to is (requests while no token
+limit is known). With texts of even length the two move together and
+requests are blamed: pacing on requests then gives the same result, and the
+token limit is learned when text lengths change.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from vectorizer.ratelimit.rounds import Round
+
+# Start-up (and recovery) growth: rate' = rate * 2 ** (dt / STARTUP_DOUBLING_SECONDS),
+# at most doubling in one round.
+STARTUP_DOUBLING_SECONDS = 0.35
+# A throttled round in start-up that still accepted calls at our rate or
+# faster is a burst meeting an empty bucket and is let pass. Otherwise
+# start-up ends on a round with STARTUP_EXIT_SHARE of its answers or more
+# throttled and either STARTUP_EXIT_THROTTLES of them with its saturated part
+# measurable (calls kept being throttled while others were accepted: the
+# quota is clearly below the rate) or STARTUP_EXIT_MANY of them; else on the
+# STARTUP_EXIT_ROUNDS-th throttled round in a row. The first calls of a new
+# target, a few that an empty quota bucket throttles all at once (the first
+# burst is budgets.INITIAL_BURST_CALLS, then the start rate), end start-up
+# neither way.
+STARTUP_EXIT_THROTTLES = 4
+STARTUP_EXIT_MANY = 16
+STARTUP_EXIT_SHARE = 0.25
+STARTUP_EXIT_ROUNDS = 2
+# After a throttled round: rate = MARGIN below the accepted rate it measured.
+MARGIN = 0.02
+HOLD_SECONDS = 1.0
+# In HOLD, a throttled round cuts again only if it delivered less than
+# (1 - HOLD_TOLERANCE) x the estimate: the quota dropped again. Less is
+# noise around the quota's empty bucket, and PROBE will measure it anew.
+HOLD_TOLERANCE = 0.1
+# The quota a throttled round shows. Between two throttled rounds the quota's
+# bucket was empty at both ends, so what was accepted in between, over the
+# time in between, is the quota's refill rate, precisely: nothing refilled
+# was left unused and nothing else came through. That cycle's rate is the
+# measure when it spans CYCLE_MIN_SECONDS to CYCLE_MAX_SECONDS (longer, the
+# bucket may have filled up and overflowed); the round's own saturated-part
+# rate (rounds.py), noisier, when it does not, or when it is more than
+# CYCLE_DROP below the cycle's (the quota dropped within the cycle).
+CYCLE_MIN_SECONDS = 0.5
+CYCLE_MAX_SECONDS = 4.0
+CYCLE_DROP = 0.25
+PROBE_GAIN = 0.05
+PROBE_DOUBLING_SECONDS = 0.5
+# The rate grows only when calls sent reached this share of rate x duration.
+BINDING_UTILISATION = 0.8
+# RECOVER's target: the highest quota measured over a cycle (above) in the
+# last RECOVERY_WINDOW_SECONDS, when it is more than RECOVERY_GAP above the
+# estimate.
+RECOVERY_WINDOW_SECONDS = 10.0
+RECOVERY_GAP = 0.25
+# No cut goes below STORM_FLOOR x the highest rate proven lately (within
+# RECOVERY_WINDOW_SECONDS): a quota measured over a cycle, the estimate a
+# first cut measured, a rate our pacing held through a clean round out of
+# start-up (whose rates may be a full bucket draining). Throttles that come
+# whatever the rate (AWS overloaded, not a quota) would otherwise take the
+# rate down cut after cut, to a crawl.
+STORM_FLOOR = 0.25
+# Blame looks back this far for the best rate delivered in a clean round.
+BLAME_WINDOW_SECONDS = 10.0
+# Blame: one dimension's accepted rate, as a share of its best lately, must
+# be BLAME_GAP below the other's to clear it (text lengths vary call to call).
+BLAME_GAP = 0.3
+# The slowest token rate the controller sets (tokens/s).
+MIN_TOKEN_RATE = 1.0
+
+
+@dataclass(frozen=True)
+class LimiterSettings:
+    """One target's limits: requests in calls/s, tokens in input tokens/s.
+
+    `max_token_rate` 0 means untold: no token limit until throttles teach one.
+    `chars_per_token` is the starting estimate of the token counter, learned
+    per target from the counts AWS returns.
+    """
+
+    max_concurrency: int = 64
+    initial_rate: float = 50.0
+    min_rate: float = 1.0
+    max_rate: float = 10_000.0
+    max_token_rate: float = 0.0
+    chars_per_token: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if not 0 < self.min_rate <= self.max_rate:
+            raise ValueError("rates must satisfy 0 < min_rate <= max_rate")
+        if self.initial_rate <= 0:
+            raise ValueError("initial_rate must be positive")
+        if self.max_token_rate < 0:
+            raise ValueError("max_token_rate must be >= 0 (0: untold)")
+        if self.chars_per_token <= 0:
+            raise ValueError("chars_per_token must be positive")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The rates in force: calls/s, and tokens/s or None (not limited)."""
+
+    requests: float
+    tokens: float | None = None
+
+
+class Mode(str, enum.Enum):
+    UNLIMITED = "unlimited"  # tokens before any throttle was blamed on them
+    STARTUP = "startup"
+    HOLD = "hold"
+    RECOVER = "recover"
+    PROBE = "probe"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One round as one dimension sees it: `sent` units in `duration` s,
+    `delivered` units/s accepted (over the saturated part when `saturated`),
+    `throttles` of the round's `answers` throttled (calls sent before the
+    last cut not counted)."""
+
+    duration: float
+    sent: float
+    delivered: float
+    throttles: int = 0
+    answers: int = 0
+    saturated: bool = False
+    accepted: float | None = None  # units accepted in the whole round, if not delivered x duration
+
+    @property
+    def accepted_units(self) -> float:
+        return self.accepted if self.accepted is not None else self.delivered * self.duration
+
+
+class RateController:
+    """The adaptive rate of one dimension. `rate` is math.inf while UNLIMITED."""
+
+    def __init__(self, initial: float | None, floor: float, ceiling: float, now: float):
+        self.floor = floor
+        self.ceiling = ceiling
+        if initial is None:
+            self.mode = Mode.UNLIMITED
+            self.rate = math.inf
+        else:
+            self.mode = Mode.STARTUP
+            self.rate = self._clamp(initial)
+        self.estimate = self.rate  # the quota as last measured (or the start rate)
+        self._throttled_rounds = 0
+        self._cut_at = now
+        self._probe_time = 0.0
+        self._best = 0.0  # best rate delivered in a clean round...
+        self._best_at = -math.inf  # ...and when
+        self._recall = 0.0  # the highest quota measured over a cycle...
+        self._recall_at = -math.inf  # ...and when
+        self._proven = 0.0  # the highest rate proven lately (see STORM_FLOOR)...
+        self._proven_at = -math.inf  # ...and when
+        # Since the last throttled round: seconds and units accepted (None:
+        # no throttled round yet, so no cycle to measure).
+        self._cycle: tuple[float, float] | None = None
+
+    def _clamp(self, rate: float) -> float:
+        return min(self.ceiling, max(self.floor, rate))
+
+    def best(self, now: float) -> float:
+        """The best rate delivered in a clean round lately (0 if none)."""
+        return self._best if now - self._best_at <= BLAME_WINDOW_SECONDS else 0.0
+
+    def proven(self, now: float) -> float:
+        """The highest rate proven lately (see STORM_FLOOR), 0 if none."""
+        fresh = now - self._proven_at <= RECOVERY_WINDOW_SECONDS
+        return max(self._proven if fresh else 0.0, self.recall(now))
+
+    def _prove(self, rate: float, now: float) -> None:
+        if rate >= self.proven(now):
+            self._proven, self._proven_at = rate, now
+
+    def recall(self, now: float) -> float:
+        """The highest quota measured over a cycle lately (0 if none)."""
+        return self._recall if now - self._recall_at <= RECOVERY_WINDOW_SECONDS else 0.0
+
+    def utilisation(self, sent: float, duration: float) -> float:
+        if math.isinf(self.rate) or duration <= 0:
+            return 0.0
+        return sent / (self.rate * duration)
+
+    def on_round(self, s: Sample, blamed: bool, now: float, may_grow: bool = True) -> float:
+        """Apply one round; `blamed`: its throttles are this dimension's."""
+        throttles = s.throttles
+        if self._cycle is not None:
+            seconds, units = self._cycle
+            self._cycle = (seconds + s.duration, units + s.accepted_units)
+        if self.mode is Mode.HOLD and now - self._cut_at >= HOLD_SECONDS:
+            # HOLD is over. RECOVER starts only in a clean round: a round
+            # still throttled would end it at once, and forget the target.
+            self._probe_time = 0.0
+            if not throttles and self.recall(now) > self.estimate * (1 + RECOVERY_GAP):
+                self.mode = Mode.RECOVER
+            else:
+                self.mode = Mode.PROBE
+        if not throttles:
+            self._on_clean(s.duration, s.sent, s.delivered, now, may_grow)
+        elif blamed:
+            self._on_throttled(s, now)
+        # Throttled but blamed on the other dimension: this one holds.
+        return self.rate
+
+    def _on_clean(
+        self, duration: float, sent: float, delivered: float, now: float, may_grow: bool
+    ) -> None:
+        self._throttled_rounds = 0
+        if delivered >= self.best(now):
+            self._best, self._best_at = delivered, now
+        if self.mode is Mode.UNLIMITED:
+            return
+        if self.utilisation(sent, duration) < BINDING_UTILISATION:
+            return  # our pacing was not the bottleneck: growing would be a guess
+        if self.mode is not Mode.STARTUP:
+            self._prove(self.rate, now)
+        if not may_grow:
+            return
+        if self.mode is Mode.STARTUP:
+            self.rate = self._clamp(self.rate * _growth(duration))
+            return
+        if self.mode is Mode.RECOVER:
+            recall = self.recall(now)
+            grown = self.rate * 2 ** (duration / STARTUP_DOUBLING_SECONDS)
+            if grown < recall * (1 - MARGIN):
+                self.rate = self._clamp(grown)
+                return
+            self.mode = Mode.PROBE  # back where we were: probe from there
+            self.estimate = max(self.estimate, recall)
+        if self.mode is Mode.PROBE:
+            self._probe_time += duration
+            lift = PROBE_GAIN * (2 ** (self._probe_time / PROBE_DOUBLING_SECONDS) - 1)
+            self.rate = self._clamp(self.estimate * (1 - MARGIN) * (1 + lift))
+
+    def _measure(self, s: Sample, now: float) -> float:
+        """The quota a throttled round shows; see CYCLE_* above. A cycle's
+        measure is remembered as RECOVER's target."""
+        cycle, self._cycle = self._cycle, (0.0, 0.0)
+        if cycle is None or not CYCLE_MIN_SECONDS <= cycle[0] <= CYCLE_MAX_SECONDS:
+            return s.delivered
+        over_cycle = cycle[1] / cycle[0]
+        if s.delivered < over_cycle * (1 - CYCLE_DROP):
+            return s.delivered  # the quota dropped within the cycle
+        if over_cycle >= self.recall(now):
+            self._recall, self._recall_at = over_cycle, now
+        return over_cycle
+
+    def _on_throttled(self, s: Sample, now: float) -> None:
+        delivered = self._measure(s, now)
+        self._throttled_rounds += 1
+        if self.mode is Mode.STARTUP:
+            if delivered >= self.rate:
+                # Accepted at our pace or faster: the throttles were a burst
+                # (the first calls meeting an empty bucket), not the quota.
+                self._throttled_rounds = 0
+                return
+            strong = s.throttles >= STARTUP_EXIT_SHARE * s.answers and (
+                (s.saturated and s.throttles >= STARTUP_EXIT_THROTTLES)
+                or s.throttles >= STARTUP_EXIT_MANY
+            )
+            if not strong and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
+                return  # hold: maybe only the first calls met an empty bucket
+        elif self.mode is Mode.HOLD and delivered >= self.estimate * (1 - HOLD_TOLERANCE):
+            return
+        if self.mode is Mode.RECOVER:
+            self._recall = 0.0  # that rate is gone
+        delivered = max(delivered, STORM_FLOOR * self.proven(now))
+        # A throttle never raises the rate: a short round can show more
+        # accepted than we send when our sends come in bursts.
+        self.rate = self._clamp(min(self.rate, delivered * (1 - MARGIN)))
+        self.estimate = max(self.rate / (1 - MARGIN), self.floor)
+        if self.mode is not Mode.HOLD:  # a first cut: what it measured is proven
+            self._prove(self.estimate, now)
+        self.mode = Mode.HOLD
+        self._cut_at = now
+
+
+def _growth(duration: float) -> float:
+    return min(2.0, 2 ** (duration / STARTUP_DOUBLING_SECONDS))
+
+
+class PacingController:
+    """Requests and tokens of one target, and the blame for each throttled round."""
+
+    def __init__(self, settings: LimiterSettings, now: float):
+        self.requests = RateController(
+            min(settings.max_rate, max(settings.min_rate, settings.initial_rate)),
+            settings.min_rate,
+            settings.max_rate,
+            now,
+        )
+        told = settings.max_token_rate
+        self.tokens = RateController(
+            told or None, min(MIN_TOKEN_RATE, told or MIN_TOKEN_RATE), told or math.inf, now
+        )
+        if told:
+            self.tokens.mode = Mode.PROBE  # told: start at the ceiling
+
+    @property
+    def rates(self) -> Rates:
+        tokens = self.tokens.rate
+        return Rates(self.requests.rate, None if math.isinf(tokens) else tokens)
+
+    def on_round(self, r: Round, now: float, may_grow: bool = True) -> Rates:
+        """Apply one round; `may_grow=False` applies its cuts only (a replica
+        of a shared budget that does not hold the probe lease)."""
+        throttles, answers, saturated = r.calls_throttled, r.answers, r.measured_saturated
+        on_tokens = throttles > 0 and self.blame_tokens(r, now)
+        calls = Sample(r.duration, r.calls_sent, r.delivered_calls(), throttles, answers, saturated)
+        self.requests.on_round(calls, not on_tokens, now, may_grow)
+        if r.tokens_counted:
+            tokens = Sample(
+                r.duration,
+                r.tokens_sent,
+                r.delivered_tokens(),
+                throttles,
+                answers,
+                saturated,
+                r.tokens_ok,
+            )
+            self.tokens.on_round(tokens, on_tokens, now, may_grow)
+        return self.rates
+
+    def blame_tokens(self, r: Round, now: float) -> bool:
+        """Whether a throttled round is blamed on the token quota."""
+        if not r.tokens_counted:
+            return False  # AWS reports no tokens for this target: requests it is
+        # Each dimension's accepted rate against its best lately: the one that
+        # fell clearly further cannot be the limit (texts got longer: fewer
+        # calls, as many tokens).
+        requests = _share_of_best(self.requests, r.delivered_calls(), now)
+        tokens = _share_of_best(self.tokens, r.delivered_tokens(), now)
+        if requests < tokens * (1 - BLAME_GAP):
+            return True
+        if tokens < requests * (1 - BLAME_GAP):
+            return False
+        req_use = self.requests.utilisation(r.calls_sent, r.duration)
+        tok_use = self.tokens.utilisation(r.tokens_sent, r.duration)
+        return tok_use > req_use
+
+
+def _share_of_best(controller: RateController, delivered: float, now: float) -> float:
+    best = controller.best(now)
+    return delivered / best if best > 0 else 1.0
