@@ -292,6 +292,7 @@ class _Run:
 
     async def batch(self, texts: list[Item]) -> list[ItemResult]:
         attempt = 0
+        throttled: UpstreamError | None = None  # the last throttle, if any
         service, label = self.prepared.service, self.label
         while True:
             try:
@@ -316,10 +317,15 @@ class _Run:
                     return [ItemResult.fail(error)] * len(texts)
                 if attempt >= self.e._retry.max_attempts or delay >= self.time_left():
                     return [ItemResult.fail(_gave_up(exc, attempt))] * len(texts)
+                if exc.kind is Kind.THROTTLED:
+                    throttled = exc
                 metrics.RETRIES.labels(service, label, exc.retry_reason or "other").inc()
                 await asyncio.sleep(delay)
             except _NoTime as exc:
-                return [ItemResult.fail(exc.error)] * len(texts)
+                # Out of time after throttles (the limiter slowed down because
+                # of them): the cause the caller can act on is the quota.
+                error = _gave_up(throttled, attempt) if throttled else exc.error
+                return [ItemResult.fail(error)] * len(texts)
 
     async def _call(self, texts: list[Item]) -> Matrix:
         service, label = self.prepared.service, self.label
