@@ -174,8 +174,16 @@ def test_cuts_stop_at_a_share_of_the_rate_proven_lately() -> None:
     assert d.throttled(delivered=0.0, throttles=40, answers=40) == 1.0  # ...then min_rate
 
 
+def test_throttles_of_the_first_calls_do_not_collapse_the_start_rate() -> None:
+    d = Drive(50.0)
+    d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False)
+    floor = c.STORM_FLOOR * 50.0 * (1 - c.MARGIN)
+    assert d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False) == floor
+
+
 def test_with_nothing_proven_cuts_stop_at_the_minimum_rate() -> None:
     d = Drive(50.0)
+    d.now += c.RECOVERY_WINDOW_SECONDS  # the start rate is proven no more
     d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False)
     assert d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False) == 1.0
 
