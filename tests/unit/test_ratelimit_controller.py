@@ -390,3 +390,10 @@ def test_a_lone_callers_throttle_closes_the_round_once_nothing_is_in_flight() ->
     assert done is not None and done.calls_throttled == 2
     m.on_send(0.0, 0.2, idle=False)
     assert m.on_answer(True, 0.0, False, 0.35, 0.2, idle=False) is None  # more to come
+
+
+def test_a_bad_window_does_not_cut_below_half_of_what_the_round_accepted() -> None:
+    # 30 accepted in 0.1 s, but the window caught a clump of throttles.
+    done = Round(0.1, 40, 30, 10, saturated=0.02, saturated_calls_ok=1, saturated_answers=16)
+    assert done.measured_saturated
+    assert done.delivered_calls() == pytest.approx(0.5 * 300.0)
