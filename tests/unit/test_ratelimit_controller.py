@@ -174,8 +174,16 @@ def test_cuts_stop_at_a_share_of_the_rate_proven_lately() -> None:
     assert d.throttled(delivered=0.0, throttles=40, answers=40) == 1.0  # ...then min_rate
 
 
+def test_throttles_of_the_first_calls_do_not_collapse_the_start_rate() -> None:
+    d = Drive(50.0)
+    d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False)
+    floor = c.STORM_FLOOR * 50.0 * (1 - c.MARGIN)
+    assert d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False) == floor
+
+
 def test_with_nothing_proven_cuts_stop_at_the_minimum_rate() -> None:
     d = Drive(50.0)
+    d.now += c.RECOVERY_WINDOW_SECONDS  # the start rate is proven no more
     d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False)
     assert d.throttled(delivered=0.0, throttles=10, answers=10, saturated=False) == 1.0
 
@@ -382,3 +390,10 @@ def test_a_lone_callers_throttle_closes_the_round_once_nothing_is_in_flight() ->
     assert done is not None and done.calls_throttled == 2
     m.on_send(0.0, 0.2, idle=False)
     assert m.on_answer(True, 0.0, False, 0.35, 0.2, idle=False) is None  # more to come
+
+
+def test_a_bad_window_does_not_cut_below_half_of_what_the_round_accepted() -> None:
+    # 30 accepted in 0.1 s, but the window caught a clump of throttles.
+    done = Round(0.1, 40, 30, 10, saturated=0.02, saturated_calls_ok=1, saturated_answers=16)
+    assert done.measured_saturated
+    assert done.delivered_calls() == pytest.approx(0.5 * 300.0)

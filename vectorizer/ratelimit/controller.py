@@ -119,11 +119,11 @@ BINDING_UTILISATION = 0.8
 RECOVERY_WINDOW_SECONDS = 10.0
 RECOVERY_GAP = 0.25
 # No cut goes below STORM_FLOOR x the highest rate proven lately (within
-# RECOVERY_WINDOW_SECONDS): a quota measured over a cycle, the estimate a
-# first cut measured, a rate our pacing held through a clean round out of
-# start-up (whose rates may be a full bucket draining). Throttles that come
-# whatever the rate (AWS overloaded, not a quota) would otherwise take the
-# rate down cut after cut, to a crawl.
+# RECOVERY_WINDOW_SECONDS): the start rate, a quota measured over a cycle,
+# the estimate a first cut measured, a rate our pacing held through a clean
+# round out of start-up (whose rates may be a full bucket draining).
+# Throttles that come whatever the rate (AWS overloaded, not a quota) would
+# otherwise take the rate down cut after cut, to a crawl.
 STORM_FLOOR = 0.25
 # Blame looks back this far for the best rate delivered in a clean round.
 BLAME_WINDOW_SECONDS = 10.0
@@ -219,8 +219,11 @@ class RateController:
         self._best_at = -math.inf  # ...and when
         self._recall = 0.0  # the highest quota measured over a cycle...
         self._recall_at = -math.inf  # ...and when
-        self._proven = 0.0  # the highest rate proven lately (see STORM_FLOOR)...
-        self._proven_at = -math.inf  # ...and when
+        # The highest rate proven lately (see STORM_FLOOR), and when; the
+        # configured start rate counts as proven at first, so that throttles
+        # of the very first calls cannot collapse it.
+        self._proven = self.rate if initial is not None else 0.0
+        self._proven_at = now if initial is not None else -math.inf
         # Since the last throttled round: seconds and units accepted (None:
         # no throttled round yet, so no cycle to measure).
         self._cycle: tuple[float, float] | None = None

@@ -51,6 +51,10 @@ EARLY_CLOSE_THROTTLES = 4
 SATURATED_SECONDS = 0.01
 SATURATED_OK = 8
 SATURATED_ANSWERS = 16
+# A window's measure never goes below this share of what the whole round
+# accepted: a window is a few dozen calls, and a bad one must not cut the
+# rate to a small fraction of what was just accepted.
+WINDOW_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,12 @@ class Round:
 
     def delivered_calls(self) -> float:
         """Calls/s accepted: while saturated if that was measurable, else overall."""
+        overall = self.calls_ok / self.duration
         if not self.measured_saturated:
-            return self.calls_ok / self.duration
-        best = 0.0
+            return overall
+        best = WINDOW_FLOOR * overall
         if self.by_time:
-            best = self.saturated_calls_ok / self.saturated
+            best = max(best, self.saturated_calls_ok / self.saturated)
         if self.by_count:
             share = self.saturated_calls_ok / self.saturated_answers
             best = max(best, self.calls_sent / self.duration * share)
@@ -104,11 +109,12 @@ class Round:
     def delivered_tokens(self) -> float:
         """Tokens/s accepted, as for calls; by count, the calls' rate times the
         tokens AWS counted per accepted call (sent tokens are only estimates)."""
+        overall = self.tokens_ok / self.duration
         if not self.measured_saturated:
-            return self.tokens_ok / self.duration
-        best = 0.0
+            return overall
+        best = WINDOW_FLOOR * overall
         if self.by_time:
-            best = self.saturated_tokens_ok / self.saturated
+            best = max(best, self.saturated_tokens_ok / self.saturated)
         if self.by_count and self.saturated_calls_ok:
             per_call = self.saturated_tokens_ok / self.saturated_calls_ok
             best = max(best, self.delivered_calls() * per_call)
