@@ -12,6 +12,7 @@ shows on the wire as `input_type`).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -290,6 +291,9 @@ def test_unknown_paths_answer_in_each_modules_shape(side: Sidecar) -> None:
         Ollama("1.39", url + "/api/nope").vectorize(["x"])
 
 
+LATE_MS = 2000
+
+
 def test_deadline_answers_in_each_modules_shape_before_weaviate_gives_up(
     aws_emulator: Emulator, emulator: Emulator
 ) -> None:
@@ -303,7 +307,7 @@ def test_deadline_answers_in_each_modules_shape_before_weaviate_gives_up(
         "--default-deadline", "1",
     )  # fmt: skip
     try:
-        emulator.faults(latency_ms=3000)
+        emulator.faults(latency_ms=LATE_MS)
         url = s.http_url
         cases = [
             (lambda: Transformers("1.39", url).vectorize("late t2v"), "fail with status 504: "),
@@ -318,3 +322,6 @@ def test_deadline_answers_in_each_modules_shape_before_weaviate_gives_up(
     finally:
         emulator.faults(latency_ms=0)
         s.terminate()
+        # The late calls are still sleeping in the shared emulator: let them
+        # finish so they are not recorded in the next test's window.
+        time.sleep(LATE_MS / 1000 + 0.2)
