@@ -1,13 +1,21 @@
 """`python -m bench [--quick]`: every workload in one sitting, then bench/RESULTS.md.
 
-The sequence (`run_all`): start the emulator (40 ms latency, 30,000 rpm) and
-the sidecar; import through the sidecar (Titan v2, Cohere v3), then the same
-import through a second sidecar told the quota; cache hits; query overhead
-with and without an import running; the peers (in the bench venv); the HTTP
-client comparison. Each phase resets the emulator first (fault knobs, counters,
-quota window) and records the CPU the sidecar and the emulator used.
+The sequence (`run_all`): first issue 13's scenarios (a) to (f) on their own
+emulator (`bench.scenarios`, run by `bench.sidebyside`: the sidecar and two
+boto3 pools, each in turn); then the issue-6 phases: start the emulator
+(40 ms latency, 30,000 rpm) and the sidecar; import through the sidecar
+(Titan v2, Cohere v3), then the same import through a second sidecar told
+the quota; cache hits; query overhead with and without an import running;
+the peers (in the bench venv); the HTTP client comparison. Each phase resets
+the emulator first (fault knobs, counters, quota window) and records the CPU
+the sidecar and the emulator used.
+
+Issue 13's (g), the overhead over a direct signed call at 1 and 64 callers,
+runs after (f) on the scenarios' emulator (`bench.overhead`: paired calls).
 
 `--quick` runs everything at 1/20 of the size (a smoke run, figures noisy).
+`--scenarios acg` runs only those of issue 13's scenarios; `--no-legacy`
+skips the issue-6 phases.
 """
 
 from __future__ import annotations
@@ -39,14 +47,19 @@ from bench.results import (
     Results,
     Scale,
 )
+from bench.scenarios import scenarios
+from bench.sidebyside import Stage, peer_env, run_overhead, run_scenario
 from bench.sidecar import import_texts, query_latencies, scrape, sync_cache_hits, sync_floor
 from bench.signed import AiohttpPoster, timed_calls, titan_body
 from bench.stats import CpuMeter, Latency
 from bench.workload import COHERE, TITAN, Family, make_texts, verify
-from tests.support import Emulator, Sidecar, sidecar_env, start_emulator, start_sidecar
+from tests.support import Emulator, Sidecar, start_emulator, start_sidecar
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_ARGS = ("--latency-ms", "40", "--rpm", "30000")
+# Issue 13's scenarios set their quota at run time; a reset goes back to none.
+SCENARIO_EMULATOR_ARGS = ("--latency-ms", "40")
+SCENARIO_KEYS = "abcdefg"
 # 128 slots: a Titan import at 500 calls/s x 40 ms keeps ~20 in flight, and
 # 64 query callers need their own slots beside it. 500/s is the quota the
 # operator is assumed to know; the limiter adapts from there.
@@ -265,13 +278,6 @@ def query_overhead(b: Bench, sidecar: Sidecar, label: str) -> None:
 # -- peers -------------------------------------------------------------------------
 
 
-def peer_env() -> dict[str, str]:
-    env = sidecar_env(None)
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no network fetch at import
-    env["LITELLM_LOG"] = "ERROR"
-    return env
-
-
 def run_peer(b: Bench, peer: str, family: Family, n: int) -> PeerResult:
     assert b.peers_python is not None
     b.emulator.reset()
@@ -449,6 +455,27 @@ def machine(command: str, peers_python: str | None, commit: str) -> Machine:
 # -- sequence ----------------------------------------------------------------------
 
 
+def run_scenarios(
+    results: Results, keys: str, quick: bool, peers_python: str | None, run_id: str
+) -> None:
+    """Issue 13's scenarios (a) to (f) among `keys`, on an emulator of their own."""
+    chosen = [s for s in scenarios(quick) if s.key in keys]
+    if not chosen and "g" not in keys:
+        return
+    emulator = start_emulator(*SCENARIO_EMULATOR_ARGS)
+    try:
+        results.scenario_emulator_command = " ".join(emulator.proc.args)  # type: ignore[arg-type]
+        stage = Stage(emulator, peers_python, run_id, log)
+        for scenario in chosen:
+            log(f"scenario {scenario.key}: {scenario.title}")
+            results.scenarios.append(run_scenario(stage, scenario))
+        if "g" in keys:
+            log("scenario g: overhead over a direct signed call")
+            results.overhead = run_overhead(stage, quick)
+    finally:
+        emulator.stop()
+
+
 def run_all(args: argparse.Namespace) -> Results:
     scale = Scale.quick() if args.quick else Scale.full()
     peers_python = args.peers_python if not args.no_peers else None
@@ -457,17 +484,23 @@ def run_all(args: argparse.Namespace) -> Results:
     command = args.command or "python -m bench " + " ".join(sys.argv[1:])
     commit = args.commit or source_commit()
     results = Results(scale=scale, machine=machine(command, peers_python, commit))
+    keys = args.scenarios
+    started = time.perf_counter()
+    run_id = f"r{int(time.time())}"
+    run_scenarios(results, keys, args.quick, peers_python, run_id)
+    if args.no_legacy:
+        results.bench_seconds = time.perf_counter() - started
+        return results
     with contextlib.ExitStack() as stack:
         emulator = start_emulator(*EMULATOR_ARGS)
         stack.callback(emulator.stop)
         sidecar = start_sidecar(emulator, *SIDECAR_ARGS)
         stack.callback(sidecar.terminate)
-        told = start_sidecar(emulator, *QUOTA_TOLD_ARGS)
-        stack.callback(told.terminate)
         results.emulator_command = " ".join(emulator.proc.args)  # type: ignore[arg-type]
         results.sidecar_command = " ".join(sidecar.proc.args)  # type: ignore[arg-type]
-        b = Bench(scale, emulator, sidecar, peers_python, results)
-        started = time.perf_counter()
+        b = Bench(scale, emulator, sidecar, peers_python, results, run_id)
+        told = start_sidecar(emulator, *QUOTA_TOLD_ARGS)
+        stack.callback(told.terminate)
         results.imports.append(sidecar_import(b, sidecar, TITAN, "adaptive"))
         results.imports.append(sidecar_import(b, sidecar, COHERE, "adaptive"))
         results.imports.append(sidecar_import(b, told, TITAN, "quota-told"))
@@ -489,6 +522,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--peers-python", default=str(ROOT / "bench" / ".venv-peers" / "bin" / "python"))
     p.add_argument("--no-peers", action="store_true", help="skip peers and the HTTP clients")
     p.add_argument("--only-import", action="store_true", help="only the sidecar imports")
+    p.add_argument(
+        "--scenarios",
+        default=SCENARIO_KEYS,
+        help=f"which of issue 13's scenarios to run (letters of {SCENARIO_KEYS}; default all)",
+    )
+    p.add_argument("--no-legacy", action="store_true", help="skip the issue-6 phases")
     p.add_argument("--command", default="", help="the command line to record in the results")
     p.add_argument("--commit", default="", help="the source commit to record (default: git)")
     p.add_argument(

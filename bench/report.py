@@ -10,9 +10,10 @@ a peer count only texts that came back right.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from bench.markdown import Verdict, mark, ratio_verdict, table
+from bench.report_scenarios import render_scenarios
 from bench.results import ImportResult, PeerResult, QueryCell, Results
 from bench.workload import COHERE, TITAN
 
@@ -27,14 +28,6 @@ PEER_NAMES = {
 }
 
 
-@dataclass
-class Verdict:
-    target: str
-    measured: str
-    passed: bool | None  # None: could not be measured in this run
-    note: str = ""
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
@@ -47,19 +40,6 @@ def quota_limit(result: ImportResult | PeerResult, family: str) -> float:
 
 def _cpu_per_call_ms(cpu: float, calls: int) -> float:
     return cpu / calls * 1e3 if calls else float("nan")
-
-
-def _ratio_verdict(
-    target: str, value: float, bound: float, higher_is_better: bool, measured: str, why: str
-) -> Verdict:
-    passed = value >= bound if higher_is_better else value <= bound
-    margin = value / bound if bound else float("nan")
-    if passed:
-        note = f"passes ({margin:.2f}x the bound)"
-    else:
-        short = (bound / value if higher_is_better else margin) if value else float("inf")
-        note = f"misses by {short:.2f}x. {why}"
-    return Verdict(target, measured, passed, note)
 
 
 def targets(r: Results) -> list[Verdict]:
@@ -108,7 +88,7 @@ def targets(r: Results) -> list[Verdict]:
                 f"did {adaptive.rate / p.rate:.1f}x"
             )
         out.append(
-            _ratio_verdict(
+            ratio_verdict(
                 f">= {bound}x {PEER_NAMES[peer]} (Titan import, texts/s)",
                 ratio,
                 bound,
@@ -120,7 +100,7 @@ def targets(r: Results) -> list[Verdict]:
     busy = r.query(64, False)
     if busy is not None:
         out.append(
-            _ratio_verdict(
+            ratio_verdict(
                 "sidecar overhead p50 <= 1 ms at 64 callers",
                 busy.overhead_p50 * 1e3,
                 1.0,
@@ -130,7 +110,7 @@ def targets(r: Results) -> list[Verdict]:
             )
         )
         out.append(
-            _ratio_verdict(
+            ratio_verdict(
                 "sidecar overhead p99 <= 5 ms at 64 callers",
                 busy.overhead_p99 * 1e3,
                 5.0,
@@ -147,7 +127,7 @@ def targets(r: Results) -> list[Verdict]:
                 continue
             ratio = loaded.sidecar.p99 / idle.sidecar.p99
             out.append(
-                _ratio_verdict(
+                ratio_verdict(
                     f"query p99 during an import <= 2x without ({concurrency} caller(s), "
                     f"sidecar {label})",
                     ratio,
@@ -163,7 +143,7 @@ def targets(r: Results) -> list[Verdict]:
         peer = _cpu_per_call_ms(boto.cpu, boto.upstream_calls)
         ratio = side / peer
         out.append(
-            _ratio_verdict(
+            ratio_verdict(
                 "sidecar CPU per upstream call <= 0.6x boto3 `invoke_model`",
                 ratio,
                 0.6,
@@ -183,7 +163,7 @@ def targets(r: Results) -> list[Verdict]:
         )
     elif r.cache is not None:
         out.append(
-            _ratio_verdict(
+            ratio_verdict(
                 "cache hit p50 <= 0.5 ms",
                 r.cache.latency.p50 * 1e3,
                 0.5,
@@ -213,16 +193,6 @@ def _during_import_why(r: Results, cell: QueryCell) -> str:
         f"{cell.sidecar_cpu:.1f} s and the emulator {cell.emulator_cpu:.1f} s of CPU on "
         f"{r.machine.nproc} cores shared with both clients; see Analysis"
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
-
-
-def _mark(passed: bool | None) -> str:
-    return {True: "pass", False: "**miss**", None: "n/a"}[passed]
 
 
 def _import_rows(r: Results, family: str) -> list[list[str]]:
@@ -314,21 +284,67 @@ def render(r: Results) -> str:
         "- Product: " + ", ".join(f"{k} {v}" for k, v in sorted(m.product_versions.items())),
         "- Peers (bench-only venv `bench/.venv-peers`): "
         + (", ".join(f"{k} {v}" for k, v in sorted(m.peer_versions.items())) or "not run"),
-        f"- Emulator: `{r.emulator_command}`",
-        f"- Sidecar: `{r.sidecar_command}`; the `quota-told` runs add `--max-rate 500`",
+    ]
+    if r.emulator_command:
+        out += [
+            f"- Emulator of the issue-6 phases: `{r.emulator_command}`",
+            f"- Sidecar of the issue-6 phases: `{r.sidecar_command}`; the `quota-told` runs add "
+            "`--max-rate 500`",
+        ]
+    out += [
         "",
         "Everything (emulator, sidecar, clients, peers) runs on this one machine, so "
         "every process competes for the same cores; the emulator's CPU is given per "
         "workload in cores (CPU seconds / wall seconds, 1.00 = one core busy; it runs one "
         "event loop, so near 1.00 it would be the bottleneck).",
         "",
-        "## Targets",
+    ]
+    out += render_scenarios(r)
+    if r.imports:
+        out += _legacy(r)
+    if ANALYSIS.exists():
+        out += ["", ANALYSIS.read_text().strip()]
+    return "\n".join(out) + "\n"
+
+
+def _cpu_section(r: Results) -> list[str]:
+    rows: list[list[str]] = []
+    for imp in r.imports:
+        rows.append(
+            [
+                f"sidecar process, {imp.family} import ({imp.label})",
+                f"{imp.upstream_calls:,}",
+                f"{imp.sidecar_cpu:.2f} s",
+                f"{_cpu_per_call_ms(imp.sidecar_cpu, imp.upstream_calls):.3f} ms",
+            ]
+        )
+    for p in r.peers:
+        if p.peer.startswith("boto3"):
+            rows.append(
+                [
+                    f"{PEER_NAMES[p.peer]} process, {p.family}",
+                    f"{p.upstream_calls:,}",
+                    f"{p.cpu:.2f} s",
+                    f"{_cpu_per_call_ms(p.cpu, p.upstream_calls):.3f} ms",
+                ]
+            )
+    lines = [
+        "User + system CPU of the process over the workload (/proc/<pid>/stat for the "
+        "sidecar; getrusage in the peer process, its calls only), divided by the upstream "
+        "calls the emulator counted. The sidecar's figure includes serving the gRPC "
+        "import (receiving texts, sending vectors); boto3's includes parsing each answer.",
         "",
     ]
+    return lines + table(["process", "upstream calls", "CPU", "CPU per call"], rows)
+
+
+def _legacy(r: Results) -> list[str]:
+    """The issue-6 phases: imports at a 30,000-rpm window, peers, queries, cache, HTTP."""
+    out = ["", "## Targets of issue 6", ""]
     verdicts = targets(r)
-    out += _table(
+    out += table(
         ["target", "measured", "result", "by how much / why"],
-        [[v.target, v.measured, _mark(v.passed), v.note] for v in verdicts],
+        [[v.target, v.measured, mark(v.passed), v.note] for v in verdicts],
     )
     for family in (TITAN.key, COHERE.key):
         out += ["", f"## Import: {r.scale.import_n:,} distinct texts, {family}", ""]
@@ -342,7 +358,7 @@ def render(r: Results) -> str:
             "and ratios are from the sample.",
             "",
         ]
-        out += _table(IMPORT_HEADER, _import_rows(r, family))
+        out += table(IMPORT_HEADER, _import_rows(r, family))
     out += ["", "## Query overhead (single-text PURPOSE_QUERY, Titan v2)", ""]
     out += [
         "Direct = a SigV4-signed aiohttp POST to the emulator from the same client process, "
@@ -377,7 +393,7 @@ def render(r: Results) -> str:
                 else f"{q.sidecar_cpu / (q.sidecar.n + q.concurrency) * 1e3:.2f} ms",
             ]
         )
-    out += _table(
+    out += table(
         [
             "sidecar",
             "callers",
@@ -436,7 +452,7 @@ def render(r: Results) -> str:
             ]
             for name, d in h.clients.items()
         ]
-        out += _table(
+        out += table(
             ["client", "best wall", "all rounds (s)", "client CPU per call", "errors"], rows
         )
         a, x = h.clients.get("aiohttp"), h.clients.get("httpx")
@@ -447,37 +463,4 @@ def render(r: Results) -> str:
                 f"uses {x['cpu_per_call_ms'] / a['cpu_per_call_ms']:.1f}x less CPU per call. "
                 f"Emulator CPU over both clients' rounds: {h.emulator_cpu:.1f} s.",
             ]
-    if ANALYSIS.exists():
-        out += ["", ANALYSIS.read_text().strip()]
-    return "\n".join(out) + "\n"
-
-
-def _cpu_section(r: Results) -> list[str]:
-    rows: list[list[str]] = []
-    for imp in r.imports:
-        rows.append(
-            [
-                f"sidecar process, {imp.family} import ({imp.label})",
-                f"{imp.upstream_calls:,}",
-                f"{imp.sidecar_cpu:.2f} s",
-                f"{_cpu_per_call_ms(imp.sidecar_cpu, imp.upstream_calls):.3f} ms",
-            ]
-        )
-    for p in r.peers:
-        if p.peer.startswith("boto3"):
-            rows.append(
-                [
-                    f"{PEER_NAMES[p.peer]} process, {p.family}",
-                    f"{p.upstream_calls:,}",
-                    f"{p.cpu:.2f} s",
-                    f"{_cpu_per_call_ms(p.cpu, p.upstream_calls):.3f} ms",
-                ]
-            )
-    lines = [
-        "User + system CPU of the process over the workload (/proc/<pid>/stat for the "
-        "sidecar; getrusage in the peer process, its calls only), divided by the upstream "
-        "calls the emulator counted. The sidecar's figure includes serving the gRPC "
-        "import (receiving texts, sending vectors); boto3's includes parsing each answer.",
-        "",
-    ]
-    return lines + _table(["process", "upstream calls", "CPU", "CPU per call"], rows)
+    return out

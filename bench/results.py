@@ -4,6 +4,8 @@
 - `Machine`: where and how the run was made.
 - `ImportResult`, `PeerResult`, `QueryCell`, `CacheResult`, `HttpClientResult`:
   one workload each.
+- `ClientRun`, `ScenarioResult`: issue 13's scenarios, one client's run and
+  the scenario with all of its clients.
 - `Results`: all of them.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.overhead import Overhead
+from bench.scenarios import Scenario
 from bench.stats import Latency
 from bench.workload import Tally
 
@@ -135,6 +139,63 @@ class HttpClientResult:
 
 
 @dataclass
+class ClientRun:
+    """One client's run of a scenario: the sidecar, or a boto3 pool."""
+
+    client: str  # "sidecar", "boto3-standard", "boto3-adaptive"
+    n: int
+    wall: float
+    tally: Tally
+    upstream_calls: int  # as the emulator counted them, throttled ones included
+    throttled: int
+    upstream_errors: int  # error answers other than throttling
+    client_cpu: float  # the client process: the sidecar's, or the pool's own calls
+    emulator_cpu: float
+    others_cpu: float  # CPU used meanwhile by jobs outside the bench
+    limit: float | None  # physical limit (s) with the change at the time it was made
+    change_at: float | None = None  # seconds into the run the quota changed
+    # Per second of the run: (calls the emulator accepted, calls it throttled).
+    timeline: list[tuple[int, int]] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)  # item errors, by kind
+    retries: float | None = None  # the sidecar's vectorizer_retries_total
+    limiter_rates: list[float] = field(default_factory=list)  # its rate gauge, each second
+
+    @property
+    def accepted(self) -> int:
+        return self.upstream_calls - self.throttled
+
+    @property
+    def throttled_share(self) -> float:
+        return self.throttled / self.upstream_calls if self.upstream_calls else 0.0
+
+    @property
+    def delivered_rate(self) -> float:
+        """Correct vectors per second: a client that drops texts is not faster for it."""
+        return self.tally.ok / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        return self.wall / self.limit if self.limit else None
+
+    def cpu_per_text_ms(self) -> float:
+        return self.client_cpu / self.n * 1e3 if self.n else float("nan")
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    calls: int  # upstream calls the texts need at the model's largest batch
+    tokens: int  # input tokens of the texts, as the emulator counts them
+    limit: float | None  # physical limit (s) with the change at its planned time
+    runs: list[ClientRun] = field(default_factory=list)
+    failure: str = ""  # why the scenario (or part of it) did not run
+    sidecar_command: str = ""
+
+    def run(self, client: str) -> ClientRun | None:
+        return next((r for r in self.runs if r.client == client), None)
+
+
+@dataclass
 class Results:
     scale: Scale
     machine: Machine
@@ -146,7 +207,16 @@ class Results:
     cache: CacheResult | None = None
     background_imports: dict[str, dict[str, Any]] = field(default_factory=dict)
     http: HttpClientResult | None = None
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    overhead: list[Overhead] = field(default_factory=list)  # issue 13's (g)
+    scenario_emulator_command: str = ""
     bench_seconds: float = 0.0
+
+    def scenario(self, key: str) -> ScenarioResult | None:
+        return next((s for s in self.scenarios if s.scenario.key == key), None)
+
+    def overhead_at(self, concurrency: int) -> Overhead | None:
+        return next((o for o in self.overhead if o.concurrency == concurrency), None)
 
     def sidecar_import(self, family: str, label: str = "adaptive") -> ImportResult | None:
         return next((r for r in self.imports if r.family == family and r.label == label), None)

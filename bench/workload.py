@@ -1,9 +1,10 @@
 """What is embedded and how the answers are checked.
 
 - `Family`: a Bedrock model family as the bench uses it (defaults only).
-- `make_texts(n, prefix)`: `n` distinct, deterministic texts; the same
-  arguments give the same texts in any process, so a worker and the
-  orchestrator agree without shipping texts around.
+- `make_texts(n, prefix, chars=None)`: `n` distinct, deterministic texts
+  (about 150-250 characters, or exactly `chars`); the same arguments give the
+  same texts in any process, so a worker and the orchestrator agree without
+  shipping texts around.
 - `Tally` / `verify`: every answer checked against
   `vectorizer.emulator.vectors.deterministic_vector`: missing, wrong, error.
 
@@ -53,13 +54,25 @@ COHERE = Family("cohere-v3", "cohere.embed-english-v3", 1024, True, 96)
 FAMILIES = {f.key: f for f in (TITAN, COHERE)}
 
 
-def make_texts(n: int, prefix: str) -> list[str]:
-    """`n` distinct texts of about 150-250 characters, deterministic in `prefix`."""
-    rng = random.Random(prefix)
+def make_texts(n: int, prefix: str, chars: int | None = None) -> list[str]:
+    """`n` distinct texts deterministic in `prefix`: about 150-250 characters, or,
+    with `chars`, exactly that many (words drawn until the length is reached,
+    the last one cut)."""
+    rng = random.Random(prefix if chars is None else f"{prefix}/{chars}")
     texts = []
     for i in range(n):
-        words = rng.choices(_WORDS, k=rng.randint(18, 30))
-        texts.append(f"{prefix} {i}: " + " ".join(words))
+        head = f"{prefix} {i}:"
+        if chars is None:
+            words = rng.choices(_WORDS, k=rng.randint(18, 30))
+            texts.append(head + " " + " ".join(words))
+            continue
+        parts = [head]
+        length = len(head)
+        while length < chars:
+            word = rng.choice(_WORDS)
+            parts.append(word)
+            length += len(word) + 1
+        texts.append(" ".join(parts)[:chars])
     return texts
 
 
