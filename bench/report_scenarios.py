@@ -220,8 +220,8 @@ def _limit_text(s: ScenarioResult) -> str:
         unchanged = physical_limit(s.calls, s.tokens, sc.quota)
         text += (
             f"; at {sc.change.at:g} x {unchanged:.2f} s the quota becomes "
-            f"{sc.change.quota.describe()}, and each client's limit is computed with the "
-            "moment the change was actually made"
+            f"{sc.change.quota.describe(rates_only=True)}, and each client's limit is "
+            "computed with the moment the change was actually made"
         )
     return text + ")."
 

@@ -42,9 +42,12 @@ class Quota:
 
     def knobs(self) -> dict[str, Any]:
         """The `POST /_emulator/faults` body that sets this quota."""
-        out: dict[str, Any] = {"rps": self.rps, "rpm": self.rpm, "tpm": self.tpm}
+        out: dict[str, Any] = {"rps": self.rps, "rpm": self.rpm}
+        if self.tpm:
+            out["tpm"] = self.tpm
         out["quota_start"] = self.start
-        out["quota_background"] = self.background
+        if self.background:
+            out["quota_background"] = self.background
         return out
 
     def per_second(self) -> dict[str, float]:
@@ -52,7 +55,7 @@ class Quota:
         rates = {"rps": self.rps, "rpm": self.rpm / 60.0, "tpm": self.tpm / 60.0}
         return {name: rate for name, rate in rates.items() if rate > 0}
 
-    def describe(self) -> str:
+    def describe(self, rates_only: bool = False) -> str:
         parts = []
         if self.rps:
             parts.append(f"{self.rps:g} calls/s")
@@ -60,7 +63,10 @@ class Quota:
             parts.append(f"{self.rpm:,.0f} calls/min")
         if self.tpm:
             parts.append(f"{self.tpm:,.0f} tokens/min")
-        text = " and ".join(parts) + f", bucket starts {self.start}"
+        text = " and ".join(parts)
+        if rates_only:
+            return text
+        text += f", bucket starts {self.start}"
         if self.background:
             text += f", a background client uses {self.background:.0%} of it"
         return text

@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,15 @@ def limiter_gauge(http_url: str) -> Callable[[], float | None]:
     return read
 
 
+def set_knobs(emulator: Emulator, knobs: dict[str, Any]) -> None:
+    """POST /_emulator/faults; a refusal names the knob (e.g. an emulator without it)."""
+    try:
+        emulator.faults(**knobs)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:500]
+        raise RuntimeError(f"the emulator refused {knobs}: {exc.code} {detail}") from None
+
+
 class Phase:
     """The timed part of one client's run: knobs set, CPU metered, counters sampled."""
 
@@ -147,7 +157,7 @@ class Phase:
     def go(self) -> None:
         emulator = self._stage.emulator
         emulator.reset()
-        emulator.faults(**self._scenario.knobs())
+        set_knobs(emulator, self._scenario.knobs())
         self._meter = CpuMeter({"emulator": emulator.proc.pid, "client": self._pid}).start()
         self._sampler = Sampler(emulator, self._gauge)
         self.started = time.perf_counter()
@@ -158,7 +168,7 @@ class Phase:
             self._timer.start()
 
     def _change(self, knobs: dict[str, Any]) -> None:
-        self._stage.emulator.faults(**knobs)
+        set_knobs(self._stage.emulator, knobs)
         self.change_at = time.perf_counter() - self.started
 
     def stop(self) -> tuple[dict[str, float], list[tuple[int, int]], dict[str, Any]]:
