@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # `make bench`: the sidecar against its peers on the local emulator -> bench/RESULTS.md.
 #
-#   bash bench/run.sh            full run (~10 minutes on 2 cores)
+#   bash bench/run.sh            full run (under ~15 minutes on 2 cores)
 #   bash bench/run.sh --quick    1/20 of the sizes: a smoke run, written to bench/RESULTS.quick.md
+#   bash bench/run.sh --scenarios ag --no-legacy   some of issue 13's scenarios only
+#
+# Unattended: every phase's figures, the command and the source commit go
+# into the results file; a scenario that fails is recorded there with why.
+# Issue 13's scenarios (a) to (g) replace `python -m bench.quota` (bench/QUOTA.md):
+# scenario (a) is that measurement with a bucket that starts empty, beside boto3.
 #
 # The product runs from .venv (made by `make`); the peers (boto3, LiteLLM,
 # langchain-aws) and httpx live in a bench-only venv, bench/.venv-peers,
@@ -37,10 +43,7 @@ done
 
 "$PRODUCT_PY" -m bench --peers-python "$PEERS/bin/python" --out "$out" \
   --command "bash bench/run.sh${args[*]:+ ${args[*]}}" "$@"
-# The limiter against a per-second quota it is not told (bench/QUOTA.md).
+# Replicas, workers and Redis against one untold quota (bench/SCALE.md, make bench-scale).
 quick=0
 for a in "$@"; do [ "$a" = "--quick" ] && quick=1; done
-if [ "$quick" = 0 ]; then
-  "$PRODUCT_PY" -m bench.quota
-fi
-"$PRODUCT_PY" -m bench.scale $([ "$quick" = 1 ] && echo --quick)  # bench/SCALE.md (make bench-scale)
+"$PRODUCT_PY" -m bench.scale $([ "$quick" = 1 ] && echo --quick)
