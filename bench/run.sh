@@ -3,7 +3,8 @@
 #
 #   bash bench/run.sh            full run (under ~15 minutes on 2 cores)
 #   bash bench/run.sh --quick    1/20 of the sizes: a smoke run, written to bench/RESULTS.quick.md
-#   bash bench/run.sh --scenarios ag --no-legacy   some of issue 13's scenarios only
+#   bash bench/run.sh --scenarios ag --no-legacy   some of issue 13's scenarios only,
+#                                written to bench/RESULTS.partial.md
 #
 # Unattended: every phase's figures, the command and the source commit go
 # into the results file; a scenario that fails is recorded there with why.
@@ -37,6 +38,11 @@ fi
 
 args=("$@")
 out=bench/RESULTS.md
+for a in "$@"; do
+  case "$a" in
+    --scenarios|--scenarios=*|--no-legacy) out=bench/RESULTS.partial.md ;;
+  esac
+done
 for a in "$@"; do
   if [ "$a" = "--quick" ]; then out=bench/RESULTS.quick.md; fi
 done
