@@ -208,6 +208,8 @@ def physical_limit(
         segments = [(0.0, ours)]
         if after is not None and changed is not None and change_at is not None:
             segments.append((change_at, after.get(name, 0.0) * (1.0 - changed.background)))
-        initial = ours * CAPACITY_SECONDS[name] if quota.start == "full" else 0.0
+        # A full bucket holds a whole period of the rate; the background share only
+        # slows its refill (vectorizer/emulator/quotas.py).
+        initial = rate * CAPACITY_SECONDS[name] if quota.start == "full" else 0.0
         limit = max(limit, admit_time(need[name], segments, initial))
     return limit

@@ -60,6 +60,9 @@ def test_limit_full_bucket_starts_with_its_capacity() -> None:
     assert physical_limit(600, 0, Quota(rps=300, start="full")) == pytest.approx(1.0)
     # tpm: one minute of rate: the whole import fits.
     assert physical_limit(10, 60_000, Quota(tpm=60_000, start="full")) == 0.0
+    # A background client slows the refill, not the first burst.
+    quota = Quota(rps=300, start="full", background=0.5)
+    assert physical_limit(600, 0, quota) == pytest.approx(2.0)
 
 
 def test_quota_knobs_follow_the_emulator_interface() -> None:
