@@ -296,6 +296,7 @@ def _run_sidecar(
         gauge = limiter_gauge(sidecar.http_url)
         phase = Phase(stage, scenario, sidecar.proc.pid, change_in, gauge)
         phase.go()
+        stopped: list[tuple[dict[str, float], list[tuple[int, int]], dict[str, Any]]] = []
         run = asyncio.run(
             import_texts(
                 sidecar.grpc_address,
@@ -304,9 +305,11 @@ def _run_sidecar(
                 batch=scenario.batch,
                 callers=scenario.callers,
                 timeout=600,
+                # Meters stop with the last answer, not after this process decodes them all.
+                finished=lambda: stopped.append(phase.stop()),
             )
         )
-        measured = phase.stop()
+        measured = stopped[0]
         # A labelled counter has no sample before its first increment: absent = 0.
         retries = scrape(sidecar.http_url).get("vectorizer_retries_total", 0.0)
     finally:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -69,8 +69,10 @@ async def import_texts(
     callers: int,
     timeout: float = 300.0,
     stop: asyncio.Event | None = None,
+    finished: Callable[[], None] | None = None,
 ) -> ImportRun:
-    """Send every text (or, with `stop`, until it is set); unsent texts stay None."""
+    """Send every text (or, with `stop`, until it is set); unsent texts stay None.
+    `finished` is called when the last answer is in, before answers are decoded."""
     chunks = [(i, list(texts[i : i + batch])) for i in range(0, len(texts), batch)]
     responses: list[tuple[int, int, pb.VectorizeResponse | str]] = []
     config = config_for(family)
@@ -95,6 +97,8 @@ async def import_texts(
         started = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(callers)))
         wall = time.perf_counter() - started
+        if finished is not None:
+            finished()
 
     answers: list[Answer] = [None] * len(texts)
     failed = 0
