@@ -319,6 +319,28 @@ def _overhead_rows(r: Results) -> list[list[str]]:
     return rows
 
 
+def _emulator_line(r: Results) -> list[str]:
+    """The emulator's busiest run: it must not be what bounds a scenario."""
+    cores = [
+        (run.emulator_cpu / run.wall, f"({s.scenario.key}) {run.client}")
+        for s in r.scenarios
+        for run in s.runs
+        if run.wall
+    ]
+    cores += [
+        (o.emulator_cpu / o.wall, f"(g) {o.concurrency} callers") for o in r.overhead if o.wall
+    ]
+    if not cores:
+        return []
+    top, where = max(cores)
+    verdict = (
+        "below the one core its single event loop can use, so it did not bound any run"
+        if top < EMULATOR_BUSY
+        else "**near the one core its event loop can use: that run may be bound by the emulator**"
+    )
+    return [f"Emulator CPU: at most {top:.2f} cores in any run ({where}), {verdict}."]
+
+
 def render_scenarios(r: Results) -> list[str]:
     if not r.scenarios and not r.overhead:
         return []
@@ -349,6 +371,7 @@ def render_scenarios(r: Results) -> list[str]:
         ["target", "measured", "result", "by how much / why"],
         [[v.target, v.measured, mark(v.passed), v.note] for v in verdicts],
     )
+    out += ["", *_emulator_line(r)]
     for s in r.scenarios:
         out += _scenario_section(s)
     rows = _overhead_rows(r)
