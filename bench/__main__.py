@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -483,10 +483,20 @@ def machine(command: str, peers_python: str | None, commit: str) -> Machine:
 # -- sequence ----------------------------------------------------------------------
 
 
+def attempt(results: Results, name: str, phase: Callable[[], object]) -> None:
+    """Run one phase; a failure is recorded in the results (and the run goes on), so an
+    unattended `make bench` always writes what it measured and says what it could not."""
+    try:
+        phase()
+    except Exception as exc:  # noqa: BLE001 - recorded with its reason, shown in the results
+        results.failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:500]}")
+        log(f"{name} failed: {exc!r}")
+
+
 def run_scenarios(
     results: Results, keys: str, quick: bool, peers_python: str | None, run_id: str
 ) -> None:
-    """Issue 13's scenarios (a) to (f) among `keys`, on an emulator of their own."""
+    """Issue 13's scenarios (a) to (f) among `keys`, then (g), on an emulator of their own."""
     chosen = [s for s in scenarios(quick) if s.key in keys]
     if not chosen and "g" not in keys:
         return
@@ -496,29 +506,24 @@ def run_scenarios(
         stage = Stage(emulator, peers_python, run_id, log)
         for scenario in chosen:
             log(f"scenario {scenario.key}: {scenario.title}")
-            results.scenarios.append(run_scenario(stage, scenario))
+            result = run_scenario(stage, scenario)
+            results.scenarios.append(result)
+            if result.failure:
+                results.failures.append(f"scenario {scenario.key}: {result.failure}")
         if "g" in keys:
             log("scenario g: overhead over a direct signed call")
-            results.overhead = run_overhead(stage, quick)
+
+            def overhead() -> None:
+                results.overhead = run_overhead(stage, quick)
+
+            attempt(results, "scenario g", overhead)
     finally:
         emulator.stop()
 
 
-def run_all(args: argparse.Namespace) -> Results:
-    scale = Scale.quick() if args.quick else Scale.full()
-    peers_python = args.peers_python if not args.no_peers else None
-    if peers_python and not Path(peers_python).exists():
-        raise SystemExit(f"{peers_python} not found: run `bash bench/run.sh` (it creates it)")
-    command = args.command or "python -m bench " + " ".join(sys.argv[1:])
-    commit = args.commit or source_commit()
-    results = Results(scale=scale, machine=machine(command, peers_python, commit))
-    keys = args.scenarios
-    started = time.perf_counter()
-    run_id = f"r{int(time.time())}"
-    run_scenarios(results, keys, args.quick, peers_python, run_id)
-    if args.no_legacy:
-        results.bench_seconds = time.perf_counter() - started
-        return results
+def run_legacy(args: argparse.Namespace, results: Results, run_id: str) -> None:
+    """The issue-6 phases: imports at a 30,000-rpm quota, cache, queries, peers, HTTP."""
+    peers_python = None if args.no_peers else args.peers_python
     with contextlib.ExitStack() as stack:
         emulator = start_emulator(*EMULATOR_ARGS)
         stack.callback(emulator.stop)
@@ -526,20 +531,58 @@ def run_all(args: argparse.Namespace) -> Results:
         stack.callback(sidecar.terminate)
         results.emulator_command = " ".join(emulator.proc.args)  # type: ignore[arg-type]
         results.sidecar_command = " ".join(sidecar.proc.args)  # type: ignore[arg-type]
-        b = Bench(scale, emulator, sidecar, peers_python, results, run_id)
+        b = Bench(results.scale, emulator, sidecar, peers_python, results, run_id)
         told = start_sidecar(emulator, *QUOTA_TOLD_ARGS)
         stack.callback(told.terminate)
-        results.imports.append(sidecar_import(b, sidecar, TITAN, "adaptive"))
-        results.imports.append(sidecar_import(b, sidecar, COHERE, "adaptive"))
-        results.imports.append(sidecar_import(b, told, TITAN, "quota-told"))
-        if not args.only_import:
+        plan = (
+            ("adaptive", sidecar, TITAN),
+            ("adaptive", sidecar, COHERE),
+            ("quota-told", told, TITAN),
+        )
+        for label, side, family in plan:
+
+            def one(label: str = label, side: Sidecar = side, family: Family = family) -> None:
+                results.imports.append(sidecar_import(b, side, family, label))
+
+            attempt(results, f"import {label} {family.key}", one)
+        if args.only_import:
+            return
+
+        def cache() -> None:
             results.cache = cache_hits(b, f"{b.run_id}-import-adaptive-{TITAN.key}")
-            query_overhead(b, sidecar, "adaptive")
-            query_overhead(b, told, "quota-told")
-            if peers_python:
-                peers(b)
+
+        attempt(results, "cache hits", cache)
+        attempt(results, "queries (adaptive)", lambda: query_overhead(b, sidecar, "adaptive"))
+        attempt(results, "queries (quota-told)", lambda: query_overhead(b, told, "quota-told"))
+        if peers_python:
+            attempt(results, "peers", lambda: peers(b))
+
+            def http() -> None:
                 results.http = http_clients(b)
-        results.bench_seconds = time.perf_counter() - started
+
+            attempt(results, "HTTP clients", http)
+
+
+def run_all(args: argparse.Namespace, save: Callable[[Results], None]) -> Results:
+    scale = Scale.quick() if args.quick else Scale.full()
+    peers_python = args.peers_python if not args.no_peers else None
+    if peers_python and not Path(peers_python).exists():
+        raise SystemExit(f"{peers_python} not found: run `bash bench/run.sh` (it creates it)")
+    command = args.command or "python -m bench " + " ".join(sys.argv[1:])
+    commit = args.commit or source_commit()
+    results = Results(scale=scale, machine=machine(command, peers_python, commit))
+    started = time.perf_counter()
+    run_id = f"r{int(time.time())}"
+    attempt(
+        results,
+        "issue 13's scenarios",
+        lambda: run_scenarios(results, args.scenarios, args.quick, peers_python, run_id),
+    )
+    results.bench_seconds = time.perf_counter() - started
+    save(results)  # a checkpoint: the scenarios' figures are written even if the rest fails
+    if not args.no_legacy:
+        attempt(results, "issue-6 phases", lambda: run_legacy(args, results, run_id))
+    results.bench_seconds = time.perf_counter() - started
     return results
 
 
@@ -566,14 +609,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     saved = Path(args.out).with_suffix(".pickle")
+
+    def save(results: Results) -> None:
+        saved.write_bytes(pickle.dumps(results))
+        Path(args.out).write_text(render(results))
+
     if args.rerender:
         results = pickle.loads(saved.read_bytes())
     else:
-        results = run_all(args)
-        saved.write_bytes(pickle.dumps(results))
-    Path(args.out).write_text(render(results))
+        results = run_all(args, save)
+    save(results)
     log(f"wrote {args.out} ({results.bench_seconds:.0f}s of workloads)")
-    return 0
+    return 0 if not results.failures else 1
 
 
 if __name__ == "__main__":

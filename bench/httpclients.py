@@ -14,13 +14,13 @@ import asyncio
 import json
 import resource
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
 from bench.signed import AiohttpPoster, HttpxPoster, Poster, timed_calls, titan_body
 from bench.workload import TITAN, make_texts
 
-CLIENTS = {"aiohttp": AiohttpPoster, "httpx": HttpxPoster}
+CLIENTS: dict[str, Callable[[str], Poster]] = {"aiohttp": AiohttpPoster, "httpx": HttpxPoster}
 
 
 def _cpu() -> float:

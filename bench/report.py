@@ -160,15 +160,15 @@ def targets(r: Results) -> list[Verdict]:
     boto = r.peer("boto3-pool", TITAN.key)
     if adaptive is not None and boto is not None:
         side = _cpu_per_call_ms(adaptive.sidecar_cpu, adaptive.upstream_calls)
-        peer = _cpu_per_call_ms(boto.cpu, boto.upstream_calls)
-        ratio = side / peer
+        pool = _cpu_per_call_ms(boto.cpu, boto.upstream_calls)
+        ratio = side / pool
         out.append(
             ratio_verdict(
                 "sidecar CPU per upstream call <= 0.6x boto3 `invoke_model`",
                 ratio,
                 0.6,
                 False,
-                f"{ratio:.2f}x ({side:.3f} vs {peer:.3f} ms per call)",
+                f"{ratio:.2f}x ({side:.3f} vs {pool:.3f} ms per call)",
                 "see CPU per upstream call and Analysis",
             )
         )
@@ -319,6 +319,10 @@ def render(r: Results) -> str:
         "event loop, so near 1.00 it would be the bottleneck).",
         "",
     ]
+    if r.failures:
+        out += ["## Phases that did not complete", ""]
+        out += [f"- {failure}" for failure in r.failures]
+        out += [""]
     out += render_scenarios(r)
     if r.imports:
         out += _legacy(r)

@@ -210,6 +210,7 @@ class Results:
     http: HttpClientResult | None = None
     scenarios: list[ScenarioResult] = field(default_factory=list)
     overhead: list[Overhead] = field(default_factory=list)  # issue 13's (g)
+    failures: list[str] = field(default_factory=list)  # phases that did not complete, and why
     scenario_emulator_command: str = ""
     bench_seconds: float = 0.0
 

@@ -131,7 +131,7 @@ async def query_latencies(
     texts: Sequence[str],
     *,
     concurrency: int,
-    purpose: int = pb.PURPOSE_QUERY,
+    purpose: pb.Purpose = pb.PURPOSE_QUERY,
     timeout: float = 30.0,
 ) -> QueryRun:
     config = config_for(family)
