@@ -264,6 +264,9 @@ def _timeline(run: ClientRun) -> list[str]:
     if run.limiter_rates:
         rates = " ".join(f"{v:.0f}" for v in run.limiter_rates)
         lines.append(f"{'  limiter rate':15} {rates}")
+    if any(getattr(run, "limiter_token_rates", ())):
+        tokens = " ".join(f"{v / 1000:.1f}k" for v in run.limiter_token_rates)
+        lines.append(f"{'  token rate':15} {tokens}")
     return lines
 
 
@@ -291,8 +294,9 @@ def _scenario_section(s: ScenarioResult) -> list[str]:
             "",
             f"Calls the emulator accepted in each second of the run [throttled, when any]; "
             f"the quota lets {call_rate(s):.0f} calls/s through at the start. Under the "
-            "sidecar's row, its limiter's rate gauge (`vectorizer_limiter_rate_per_second`) "
-            "read at the end of each second:",
+            "sidecar's row, its limiter's gauges read at the end of each second: calls/s "
+            "(`vectorizer_limiter_rate_per_second`) and, when it paces tokens, tokens/s "
+            "(`vectorizer_limiter_token_rate_per_second`):",
             "",
             "```",
             *[line for r in s.runs for line in _timeline(r)],

@@ -160,6 +160,7 @@ class ClientRun:
     errors: dict[str, int] = field(default_factory=dict)  # item errors, by kind
     retries: float | None = None  # the sidecar's vectorizer_retries_total
     limiter_rates: list[float] = field(default_factory=list)  # its rate gauge, each second
+    limiter_token_rates: list[float] = field(default_factory=list)  # its token-rate gauge
 
     @property
     def accepted(self) -> int:

@@ -51,6 +51,7 @@ PEER_TIMEOUT = 900.0
 OVERHEAD_WARMUP_SECONDS = 5.0
 OVERHEAD_PAIRS = {1: 200, 64: 640}  # (g): callers -> pairs of calls (1/10 of it with --quick)
 LIMITER_GAUGE = "vectorizer_limiter_rate_per_second"
+LIMITER_TOKEN_GAUGE = "vectorizer_limiter_token_rate_per_second"
 READY_TIMEOUT = 120.0  # a peer's warm-up: interpreter, boto3 import, one call
 
 
@@ -77,7 +78,7 @@ class Sampler(threading.Thread):
     def __init__(
         self,
         emulator: Emulator,
-        gauge: Callable[[], float | None] | None = None,
+        gauge: Callable[[], tuple[float, float] | None] | None = None,
         period: float = 1.0,
     ):
         super().__init__(daemon=True)
@@ -86,7 +87,7 @@ class Sampler(threading.Thread):
         self._period = period
         self._done = threading.Event()
         self._samples: list[tuple[int, int]] = [(0, 0)]  # counters start at 0 after a reset
-        self.gauge_values: list[float] = []
+        self.gauge_values: list[tuple[float, float]] = []
 
     def run(self) -> None:
         while not self._done.wait(self._period):
@@ -118,11 +119,15 @@ class Sampler(threading.Thread):
         return out
 
 
-def limiter_gauge(http_url: str) -> Callable[[], float | None]:
-    """The sidecar's `vectorizer_limiter_rate_per_second` (summed over targets)."""
+def limiter_gauge(http_url: str) -> Callable[[], tuple[float, float] | None]:
+    """The sidecar's limiter gauges, summed over targets: (calls/s, tokens/s); a
+    gauge the sidecar does not export reads 0."""
 
-    def read() -> float | None:
-        return scrape(http_url).get(LIMITER_GAUGE)
+    def read() -> tuple[float, float] | None:
+        metrics = scrape(http_url)
+        if LIMITER_GAUGE not in metrics:
+            return None
+        return metrics[LIMITER_GAUGE], metrics.get(LIMITER_TOKEN_GAUGE, 0.0)
 
     return read
 
@@ -145,7 +150,7 @@ class Phase:
         scenario: Scenario,
         client_pid: int,
         change_in: float | None,
-        gauge: Callable[[], float | None] | None = None,
+        gauge: Callable[[], tuple[float, float] | None] | None = None,
     ):
         self._stage = stage
         self._gauge = gauge
@@ -335,7 +340,8 @@ def _run_sidecar(
         client_cpu=measured[0]["client"],
         errors=run.error_codes,
         retries=retries,
-        limiter_rates=phase.gauge_values,
+        limiter_rates=[calls for calls, _ in phase.gauge_values],
+        limiter_token_rates=[tokens for _, tokens in phase.gauge_values],
     )
 
 
