@@ -38,18 +38,24 @@ fi
 
 args=("$@")
 out=bench/RESULTS.md
+partial=0
+quick=0
 for a in "$@"; do
   case "$a" in
-    --scenarios|--scenarios=*|--no-legacy) out=bench/RESULTS.partial.md ;;
+    --scenarios|--scenarios=*|--no-legacy) out=bench/RESULTS.partial.md; partial=1 ;;
   esac
 done
 for a in "$@"; do
-  if [ "$a" = "--quick" ]; then out=bench/RESULTS.quick.md; fi
+  if [ "$a" = "--quick" ]; then out=bench/RESULTS.quick.md; quick=1; fi
 done
 
+# A phase that fails is recorded in the results and makes the exit status 1; the
+# next step still runs, so an unattended run writes everything it can.
+status=0
 "$PRODUCT_PY" -m bench --peers-python "$PEERS/bin/python" --out "$out" \
-  --command "bash bench/run.sh${args[*]:+ ${args[*]}}" "$@"
+  --command "bash bench/run.sh${args[*]:+ ${args[*]}}" "$@" || status=$?
 # Replicas, workers and Redis against one untold quota (bench/SCALE.md, make bench-scale).
-quick=0
-for a in "$@"; do [ "$a" = "--quick" ] && quick=1; done
-"$PRODUCT_PY" -m bench.scale $([ "$quick" = 1 ] && echo --quick)
+if [ "$partial" = 0 ]; then
+  "$PRODUCT_PY" -m bench.scale $([ "$quick" = 1 ] && echo --quick) || status=$?
+fi
+exit "$status"
