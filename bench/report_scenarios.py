@@ -150,16 +150,21 @@ def _cpu_verdicts(s: ScenarioResult) -> list[Verdict]:
         best = min(pools, key=lambda p: p.cpu_per_text_ms())
         ours, theirs = run.cpu_per_text_ms(), best.cpu_per_text_ms()
         ratio = ours / theirs
-        out.append(
-            ratio_verdict(
-                target,
-                ratio,
-                CPU_RATIO,
-                False,
-                f"{ratio:.2f}x ({ours:.3f} vs {theirs:.3f} ms per text, {best.client})",
-                "see the profile in Analysis",
-            )
+        verdict = ratio_verdict(
+            target,
+            ratio,
+            CPU_RATIO,
+            False,
+            f"{ratio:.2f}x ({ours:.3f} vs {theirs:.3f} ms per text, {best.client})",
+            "see the profile in Analysis",
         )
+        if not sc.family.batched and "embeddingsByType" not in s.answer_keys:
+            verdict.note += (
+                f". Not real-size answers: the emulator's Titan v2 answer "
+                f"({s.answer_bytes / 1024:.1f} KiB) has no `embeddingsByType` copy of the "
+                "vector, which a real one carries"
+            )
+        out.append(verdict)
     else:
         out.append(Verdict(target, "boto3 pools not run", None, s.failure or "run without peers"))
     if sc.family.batched:
@@ -283,6 +288,13 @@ def _scenario_section(s: ScenarioResult) -> list[str]:
         + (f" {_limit_text(s)}" if sc.kind == QUOTA else " No quota: CPU per text is the figure."),
         "",
     ]
+    if s.answer_bytes:
+        per = "a 1-text call" if not sc.family.batched else f"a {sc.family.max_batch}-text call"
+        out += [
+            f"The emulator's answer to {per}: {s.answer_bytes / 1024:,.1f} KiB, keys "
+            f"`{s.answer_keys}`.",
+            "",
+        ]
     if s.failure:
         out += [f"**Not all clients ran**: {s.failure}", ""]
     out += table(RUN_HEADER, [_run_row(r) for r in s.runs])

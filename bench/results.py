@@ -192,6 +192,8 @@ class ScenarioResult:
     runs: list[ClientRun] = field(default_factory=list)
     failure: str = ""  # why the scenario (or part of it) did not run
     sidecar_command: str = ""
+    answer_bytes: int = 0  # one upstream answer as the clients get it (a full batch)
+    answer_keys: str = ""  # its top-level JSON keys
 
     def run(self, client: str) -> ClientRun | None:
         return next((r for r in self.runs if r.client == client), None)

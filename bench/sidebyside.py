@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from bench.overhead import Overhead, paired_calls
 from bench.results import ClientRun, ScenarioResult
 from bench.scenarios import Scenario, calls_needed, physical_limit
 from bench.sidecar import import_texts, scrape
+from bench.signed import credentials, invoke_url, signed_headers
 from bench.stats import CpuMeter
 from bench.workload import Tally, make_texts, verify
 from tests.support import Emulator, sidecar_env, start_sidecar
@@ -191,12 +193,35 @@ def _texts(stage: Stage, scenario: Scenario) -> tuple[str, list[str]]:
     return prefix, make_texts(scenario.n, prefix, scenario.chars)
 
 
+def sample_answer(emulator: Emulator, scenario: Scenario, texts: list[str]) -> tuple[int, str]:
+    """One signed call as the clients make them: the answer's size in bytes and its
+    top-level keys (is it the real size, e.g. Titan v2's `embeddingsByType` copy?)."""
+    family = scenario.family
+    if family.batched:
+        chunk = texts[: family.max_batch]
+        body: dict[str, Any] = {"texts": chunk, "input_type": "search_document"}
+    else:
+        body = {"inputText": texts[0]}
+    raw = json.dumps(body).encode()
+    url = invoke_url(emulator.url, family.model)
+    request = urllib.request.Request(
+        url, data=raw, method="POST", headers=signed_headers(url, raw, credentials())
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        answer = resp.read()
+    keys = ", ".join(sorted(json.loads(answer)))
+    return len(answer), keys
+
+
 def run_scenario(stage: Stage, scenario: Scenario) -> ScenarioResult:
     prefix, texts = _texts(stage, scenario)
     calls = calls_needed(scenario.family, len(texts))
     tokens = sum(token_count(t) for t in texts)
     change_in = scenario.change_seconds(calls, tokens)
     result = ScenarioResult(scenario, calls, tokens, _limit(scenario, calls, tokens, change_in))
+    stage.emulator.reset()
+    sample = make_texts(scenario.family.max_batch, f"{prefix}-sample", scenario.chars)
+    result.answer_bytes, result.answer_keys = sample_answer(stage.emulator, scenario, sample)
     result.sidecar_command = " ".join(("python -m vectorizer.server", *SIDECAR_ARGS))
     for client in stage.clients:
         if client != SIDECAR and stage.peers_python is None:
