@@ -380,7 +380,7 @@ def _legacy(r: Results) -> list[str]:
             "against `deterministic_vector(text, 1024, normalize=True)`: lost = missing + "
             "wrong + errors. Peers that go one text at a time run a sample; their texts/s "
             "and ratios are from the sample. When issue 13's scenario (f) ran, the Titan row "
-            "of the boto3 16-thread pool is its `standard` pool (6,000 texts, same 40 ms, no "
+            "of the boto3 16-thread pool is its `standard` pool (same 40 ms, no "
             "binding quota), not measured twice.",
             "",
         ]

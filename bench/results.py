@@ -34,7 +34,7 @@ class Scale:
     @classmethod
     def full(cls) -> Scale:
         # One text at a time, a peer does ~23 texts/s at 40 ms: 300 give its rate.
-        return cls("full", 10_000, 300, 1_000, 150, 25, 45_000, 2_000)
+        return cls("full", 10_000, 300, 1_000, 100, 25, 45_000, 2_000)
 
     @classmethod
     def quick(cls) -> Scale:
