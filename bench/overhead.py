@@ -94,6 +94,58 @@ async def paired_calls(
     return run
 
 
+# Sidecar histograms whose means split a query's time (vectorizer/metrics.py).
+GRPC_TIME = "vectorizer_grpc_request_duration_seconds"
+UPSTREAM_TIME = "vectorizer_upstream_call_duration_seconds"
+LIMITER_WAIT = "vectorizer_limiter_wait_seconds"
+
+
+def _mean(before: dict[str, float], after: dict[str, float], histogram: str) -> float:
+    count = after.get(histogram + "_count", 0.0) - before.get(histogram + "_count", 0.0)
+    total = after.get(histogram + "_sum", 0.0) - before.get(histogram + "_sum", 0.0)
+    return total / count if count else float("nan")
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Where a sidecar query's time went, in means over a cell (seconds): the client's
+    latency = gRPC transport + the server's handler; the handler = limiter wait +
+    the upstream call + the rest (service, engine, cache, response)."""
+
+    client: float  # mean latency the client saw through the sidecar
+    handler: float  # mean server-side time of a Vectorize call
+    limiter_wait: float
+    upstream: float  # mean upstream call inside the sidecar (sign, HTTP, parse, check)
+    direct: float  # mean latency of the direct signed call
+
+    @property
+    def transport(self) -> float:
+        return self.client - self.handler
+
+    @property
+    def rest(self) -> float:
+        return self.handler - self.limiter_wait - self.upstream
+
+    @classmethod
+    def of(cls, run: PairedRun, before: dict[str, float], after: dict[str, float]) -> Breakdown:
+        return cls(
+            client=sum(run.sidecar) / len(run.sidecar) if run.sidecar else float("nan"),
+            handler=_mean(before, after, GRPC_TIME),
+            limiter_wait=_mean(before, after, LIMITER_WAIT),
+            upstream=_mean(before, after, UPSTREAM_TIME),
+            direct=sum(run.direct) / len(run.direct) if run.direct else float("nan"),
+        )
+
+    def describe(self) -> str:
+        ms = 1e3
+        return (
+            f"means: {self.client * ms:.2f} ms through the sidecar = gRPC transport "
+            f"{self.transport * ms:.2f} + limiter wait {self.limiter_wait * ms:.2f} + upstream "
+            f"call {self.upstream * ms:.2f} (direct call {self.direct * ms:.2f}) + the rest "
+            f"of the handler {self.rest * ms:.2f}"
+        )
+
+
 @dataclass(frozen=True)
 class Overhead:
     """The figures of one `PairedRun`, plus the CPU the sidecar and emulator used."""
@@ -106,6 +158,7 @@ class Overhead:
     sidecar_cpu: float
     emulator_cpu: float
     wall: float
+    breakdown: Breakdown | None = None
 
     @property
     def p50(self) -> float:
@@ -116,7 +169,13 @@ class Overhead:
         return self.sidecar.p99 - self.direct.p99
 
     @classmethod
-    def of(cls, run: PairedRun, sidecar_cpu: float, emulator_cpu: float) -> Overhead:
+    def of(
+        cls,
+        run: PairedRun,
+        sidecar_cpu: float,
+        emulator_cpu: float,
+        breakdown: Breakdown | None = None,
+    ) -> Overhead:
         return cls(
             run.concurrency,
             Latency.of(run.direct),
@@ -126,4 +185,5 @@ class Overhead:
             sidecar_cpu,
             emulator_cpu,
             run.wall,
+            breakdown,
         )

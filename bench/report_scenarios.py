@@ -192,8 +192,10 @@ def _overhead_verdict(r: Results) -> Verdict:
     cell = r.overhead_at(1)
     if cell is None:
         return Verdict(target, "not measured", None, "(g) did not run")
-    per_query = cell.sidecar_cpu / cell.sidecar.n * 1e3 if cell.sidecar.n else float("nan")
-    why = f"the sidecar spent {per_query:.2f} ms of CPU per query in this cell"
+    cores = cell.sidecar_cpu / cell.wall if cell.wall else float("nan")
+    why = f"the sidecar process used {cores:.2f} cores in this cell"
+    if cell.breakdown is not None:
+        why = cell.breakdown.describe() + "; " + why
     if r.cache is not None:
         why += f"; the gRPC round trip alone (health Check) is {_ms(r.cache.floor.p50)} p50 here"
     value = cell.p50 * 1e3
@@ -402,9 +404,17 @@ def render_scenarios(r: Results) -> list[str]:
             "5 s of warm-up at 64 callers, so that its limiter, told nothing, can open up "
             "to the demand: pacing left after that counts as overhead); distinct texts, no "
             "quota, 40 ms latency. Both paths see the same load at the same moments; "
-            "overhead = sidecar percentile minus direct percentile.",
+            "overhead = sidecar percentile minus direct percentile. Where the time went, "
+            "from the sidecar's own histograms over each cell (means, so they need not add "
+            "up to the p50):",
             "",
         ]
+        out += [
+            f"- {o.concurrency} caller(s), {o.breakdown.describe()}"
+            for o in r.overhead
+            if o.breakdown is not None
+        ]
+        out += [""]
         out += table(
             [
                 "callers",

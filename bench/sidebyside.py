@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.overhead import Overhead, paired_calls
+from bench.overhead import Breakdown, Overhead, paired_calls
 from bench.results import ClientRun, ScenarioResult
 from bench.scenarios import Scenario, calls_needed, physical_limit
 from bench.sidecar import import_texts, scrape
@@ -267,6 +267,7 @@ def run_overhead(stage: Stage, quick: bool) -> list[Overhead]:
         for concurrency, pairs in OVERHEAD_PAIRS.items():
             pairs = pairs // 10 if quick else pairs
             pids = {"emulator": stage.emulator.proc.pid, "sidecar": sidecar.proc.pid}
+            before = scrape(sidecar.http_url)
             meter = CpuMeter(pids).start()
             run = asyncio.run(
                 paired_calls(
@@ -274,12 +275,13 @@ def run_overhead(stage: Stage, quick: bool) -> list[Overhead]:
                 )
             )
             cpu = meter.stop()
-            cell = Overhead.of(run, cpu["sidecar"], cpu["emulator"])
+            breakdown = Breakdown.of(run, before, scrape(sidecar.http_url))
+            cell = Overhead.of(run, cpu["sidecar"], cpu["emulator"], breakdown)
             out.append(cell)
             stage.log(
                 f"overhead at {concurrency}: p50 {cell.p50 * 1e3:.2f} ms, p99 "
                 f"{cell.p99 * 1e3:.2f} ms, paired median {cell.paired_median * 1e3:.2f} ms "
-                f"({len(run.differences)} pairs, {run.errors} errors)"
+                f"({len(run.differences)} pairs, {run.errors} errors); {breakdown.describe()}"
             )
     finally:
         sidecar.terminate()
