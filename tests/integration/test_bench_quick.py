@@ -95,3 +95,8 @@ def test_overhead_pairs_both_paths(emulator: Emulator) -> None:
         assert cell.errors == 0
         assert cell.sidecar.n == cell.direct.n > 0
         assert math.isfinite(cell.p50) and math.isfinite(cell.paired_median)
+        # The sidecar's histograms account for its side: a query's handler time holds
+        # its upstream call, and the client saw at least the handler's time.
+        b = cell.breakdown
+        assert b is not None
+        assert 0 < b.upstream <= b.handler <= b.client
