@@ -2,8 +2,12 @@
 
 The parts:
 
-- `__main__`: the orchestrator. Starts the emulator and the sidecar, runs every
-  workload in one sitting, and writes `bench/RESULTS.md` (`report`).
+- `__main__`: the orchestrator. Runs every workload in one sitting (issue 13's
+  scenarios, then the issue-6 phases) and writes `bench/RESULTS.md` (`report`,
+  `report_scenarios`, `markdown`).
+- `scenarios`: issue 13's scenarios (a) to (f) and the physical limit of a
+  quota; `sidebyside` runs each with the sidecar and two boto3 pools on one
+  emulator; `overhead` is (g), paired calls direct and through the sidecar.
 - `stats`: percentiles and per-process CPU time read from /proc.
 - `workload`: the texts (distinct, deterministic), the model families, and
   the check of every vector against the emulator's `deterministic_vector`.
@@ -13,7 +17,8 @@ The parts:
 - `importer`: a background import in its own process, so that it loads the
   sidecar without sharing the measuring process's event loop.
 - `peers`: worker run in the bench-only venv (`bench/.venv-peers`): plain
-  boto3, boto3 with 16 threads, LiteLLM `aembedding`, langchain-aws.
+  boto3, boto3 with 16 threads (botocore's default, `standard` or `adaptive`
+  retry mode), LiteLLM `aembedding`, langchain-aws.
 - `httpclients`: worker run in the bench venv: aiohttp against httpx.
 
 Workers print one JSON line on stdout; the orchestrator reads it.
