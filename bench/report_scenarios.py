@@ -55,15 +55,17 @@ def call_rate(s: ScenarioResult) -> float:
 
 
 def _ramp(run: ClientRun, rate: float) -> str:
-    """When the client first got 90% of the quota's calls through in one second."""
+    """When the client first got 90% of the quota's calls through in a sampling period."""
     goal = 0.9 * rate
-    for second, (accepted, _) in enumerate(run.timeline, start=1):
-        if accepted >= goal:
-            return (
-                f"first reached 90% of the quota ({goal:.0f} accepted calls/s) in second {second}"
-            )
-    best = max((a for a, _ in run.timeline), default=0)
-    return f"never reached 90% of the quota ({goal:.0f} calls/s) in any second (best {best})"
+    elapsed = 0.0
+    best = 0.0
+    for seconds, accepted, _ in run.timeline:
+        elapsed += seconds
+        per_second = accepted / seconds if seconds > 0 else 0.0
+        if per_second >= goal:
+            return f"first reached 90% of the quota ({goal:.0f} calls/s) by {elapsed:.1f} s"
+        best = max(best, per_second)
+    return f"never reached 90% of the quota ({goal:.0f} calls/s) in any second (best {best:.0f})"
 
 
 def _emulator_note(run: ClientRun) -> str:
@@ -266,7 +268,10 @@ RUN_HEADER = [
 
 
 def _timeline(run: ClientRun) -> list[str]:
-    cells = [f"{a}" + (f"[{t}]" if t else "") for a, t in run.timeline]
+    cells = [
+        f"{a / d:.0f}" + (f"[{t / d:.0f}]" if t else "") if d > 0 else "-"
+        for d, a, t in run.timeline
+    ]
     lines = [f"{run.client:15} " + " ".join(cells)]
     if run.limiter_rates:
         rates = " ".join(f"{v:.0f}" for v in run.limiter_rates)
@@ -306,8 +311,9 @@ def _scenario_section(s: ScenarioResult) -> list[str]:
     if sc.kind == QUOTA and s.runs:
         out += [
             "",
-            f"Calls the emulator accepted in each second of the run [throttled, when any]; "
-            f"the quota lets {call_rate(s):.0f} calls/s through at the start. Under the "
+            "Calls per second the emulator accepted [and throttled, when any] over each "
+            f"sampling period of the run (about 1 s); the quota lets {call_rate(s):.0f} "
+            "calls/s through at the start. Under the "
             "sidecar's row, its limiter's gauges read at the end of each second: calls/s "
             "(`vectorizer_limiter_rate_per_second`) and, when it paces tokens, tokens/s "
             "(`vectorizer_limiter_token_rate_per_second`):",

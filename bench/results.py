@@ -155,8 +155,9 @@ class ClientRun:
     others_cpu: float  # CPU used meanwhile by jobs outside the bench
     limit: float | None  # physical limit (s) with the change at the time it was made
     change_at: float | None = None  # seconds into the run the quota changed
-    # Per second of the run: (calls the emulator accepted, calls it throttled).
-    timeline: list[tuple[int, int]] = field(default_factory=list)
+    # Per sampling period (about 1 s): (its seconds, calls the emulator accepted,
+    # calls it throttled).
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)  # item errors, by kind
     retries: float | None = None  # the sidecar's vectorizer_retries_total
     limiter_rates: list[float] = field(default_factory=list)  # its rate gauge, each second

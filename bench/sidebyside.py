@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import select
 import subprocess
 import tempfile
@@ -88,7 +89,8 @@ class Sampler(threading.Thread):
         self._gauge = gauge
         self._period = period
         self._done = threading.Event()
-        self._samples: list[tuple[int, int]] = [(0, 0)]  # counters start at 0 after a reset
+        # (time, requests, throttled); the counters start at 0 after a reset.
+        self._samples: list[tuple[float, int, int]] = [(time.perf_counter(), 0, 0)]
         self.gauge_values: list[tuple[float, float]] = []
 
     def run(self) -> None:
@@ -107,17 +109,20 @@ class Sampler(threading.Thread):
             stats = self._emulator.stats()
         except OSError:
             return
-        self._samples.append((int(stats["requests"]), int(stats["throttled"])))
+        now = time.perf_counter()
+        self._samples.append((now, int(stats["requests"]), int(stats["throttled"])))
 
-    def stop(self) -> list[tuple[int, int]]:
-        """Per period: (calls accepted, calls throttled); the last period may be partial."""
+    def stop(self) -> list[tuple[float, int, int]]:
+        """Per period: (its seconds, calls accepted, calls throttled). Periods are about
+        `period` long, longer when this process is busy; the last one is partial."""
         self._done.set()
         self.join()
         self._sample()
         out = []
-        for (req0, thr0), (req1, thr1) in zip(self._samples, self._samples[1:], strict=False):
+        pairs = zip(self._samples, self._samples[1:], strict=False)
+        for (t0, req0, thr0), (t1, req1, thr1) in pairs:
             throttled = thr1 - thr0
-            out.append((req1 - req0 - throttled, throttled))
+            out.append((t1 - t0, req1 - req0 - throttled, throttled))
         return out
 
 
@@ -141,6 +146,25 @@ def set_knobs(emulator: Emulator, knobs: dict[str, Any]) -> None:
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise RuntimeError(f"the emulator refused {knobs}: {exc.code} {detail}") from None
+
+
+def timeline_from_records(
+    records: list[dict[str, Any]], start: float, end: float
+) -> list[tuple[float, int, int]]:
+    """Per second from `start` to `end` (epoch seconds, the emulator's record times):
+    (the second's length, calls accepted, calls throttled); the last one is partial."""
+    span = max(0.0, end - start)
+    bins = max(1, math.ceil(span))
+    accepted = [0] * bins
+    throttled = [0] * bins
+    for record in records:
+        i = min(bins - 1, max(0, int(record["time"] - start)))
+        if record.get("error_code") == "ThrottlingException":
+            throttled[i] += 1
+        else:
+            accepted[i] += 1
+    lengths = [1.0] * (bins - 1) + [span - (bins - 1) if span > bins - 1 else 1.0]
+    return list(zip(lengths, accepted, throttled, strict=True))
 
 
 class Phase:
@@ -169,6 +193,7 @@ class Phase:
         self._meter = CpuMeter({"emulator": emulator.proc.pid, "client": self._pid}).start()
         self._sampler = Sampler(emulator, self._gauge)
         self.started = time.perf_counter()
+        self._epoch = time.time()
         self._sampler.start()
         change = self._scenario.change
         if change is not None and self._change_in is not None:
@@ -179,13 +204,20 @@ class Phase:
         set_knobs(self._stage.emulator, knobs)
         self.change_at = time.perf_counter() - self.started
 
-    def stop(self) -> tuple[dict[str, float], list[tuple[int, int]], dict[str, Any]]:
+    def stop(self) -> tuple[dict[str, float], list[tuple[float, int, int]], dict[str, Any]]:
         if self._timer is not None:
             self._timer.cancel()
         cpu = self._meter.stop()
+        end = time.time()
         timeline = self._sampler.stop()
         self.gauge_values = self._sampler.gauge_values
-        return cpu, timeline, self._stage.emulator.stats()
+        stats = self._stage.emulator.stats()
+        # The emulator stamps each request on arrival: exact seconds, where the
+        # sampler's reads drift when this process is busy. It keeps the last 10,000.
+        records = self._stage.emulator.requests()
+        if len(records) == stats["requests"]:
+            timeline = timeline_from_records(records, self._epoch, end)
+        return cpu, timeline, stats
 
 
 def _texts(stage: Stage, scenario: Scenario) -> tuple[str, list[str]]:
@@ -300,7 +332,7 @@ def _client_run(
     client: str,
     scenario: Scenario,
     phase: Phase,
-    measured: tuple[dict[str, float], list[tuple[int, int]], dict[str, Any]],
+    measured: tuple[dict[str, float], list[tuple[float, int, int]], dict[str, Any]],
     calls: int,
     tokens: int,
     **fields: Any,
@@ -336,7 +368,7 @@ def _run_sidecar(
         gauge = limiter_gauge(sidecar.http_url)
         phase = Phase(stage, scenario, sidecar.proc.pid, change_in, gauge)
         phase.go()
-        stopped: list[tuple[dict[str, float], list[tuple[int, int]], dict[str, Any]]] = []
+        stopped: list[tuple[dict[str, float], list[tuple[float, int, int]], dict[str, Any]]] = []
         run = asyncio.run(
             import_texts(
                 sidecar.grpc_address,

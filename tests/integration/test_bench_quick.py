@@ -61,7 +61,8 @@ def test_scenario_harness_measures_a_sidecar_run(emulator: Emulator) -> None:
     assert run is not None
     assert run.tally.ok == 200 and run.tally.lost == 0, run.tally
     assert (run.upstream_calls, run.throttled, run.upstream_errors) == (200, 0, 0)
-    assert sum(accepted for accepted, _ in run.timeline) == 200
+    assert sum(accepted for _, accepted, _ in run.timeline) == 200
+    assert sum(seconds for seconds, _, _ in run.timeline) >= run.wall
     assert run.client_cpu > 0 and run.emulator_cpu > 0
     assert run.limit is None
     assert emulator.faults()["latency_ms"] == 0  # the scenario's knobs were reset afterwards
@@ -83,7 +84,7 @@ def test_scenario_harness_against_an_empty_quota(emulator: Emulator) -> None:
     assert run.limit == pytest.approx(2.0)
     assert run.wall >= 0.95 * run.limit
     assert run.accepted == 200
-    assert sum(t for _, t in run.timeline) == run.throttled
+    assert sum(t for _, _, t in run.timeline) == run.throttled
 
 
 def test_overhead_pairs_both_paths(emulator: Emulator) -> None:

@@ -11,6 +11,7 @@ import math
 import pytest
 
 from bench.scenarios import Quota, admit_time, calls_needed, physical_limit, scenarios
+from bench.sidebyside import timeline_from_records
 from bench.workload import COHERE, TITAN, make_texts
 
 
@@ -100,3 +101,13 @@ def test_long_texts_are_exact_distinct_and_deterministic() -> None:
     assert len(set(texts)) == 50
     assert texts == make_texts(50, "p", chars=2000)
     assert make_texts(3, "p") != texts[:3]
+
+
+def test_timeline_bins_records_by_second_from_the_start() -> None:
+    def rec(t: float, code: str | None = None) -> dict[str, object]:
+        return {"time": 100.0 + t, "error_code": code}
+
+    records = [rec(0.1), rec(0.5, "ThrottlingException"), rec(0.9), rec(1.2), rec(2.3), rec(-0.01)]
+    timeline = timeline_from_records(records, 100.0, 102.5)
+    assert timeline == [(1.0, 3, 1), (1.0, 1, 0), (pytest.approx(0.5), 1, 0)]
+    assert timeline_from_records([], 5.0, 5.0) == [(1.0, 0, 0)]
