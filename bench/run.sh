@@ -8,8 +8,8 @@
 #
 # Unattended: every phase's figures, the command and the source commit go
 # into the results file; a scenario that fails is recorded there with why.
-# Issue 13's scenarios (a) to (g) replace `python -m bench.quota` (bench/QUOTA.md):
-# scenario (a) is that measurement with a bucket that starts empty, beside boto3.
+# Issue 13's scenario (a) replaces the former `python -m bench.quota` (bench/QUOTA.md):
+# the same measurement with a bucket that starts empty, beside two boto3 pools.
 #
 # The product runs from .venv (made by `make`); the peers (boto3, LiteLLM,
 # langchain-aws) and httpx live in a bench-only venv, bench/.venv-peers,
