@@ -48,7 +48,7 @@ from bench.results import (
     Scale,
 )
 from bench.scenarios import scenarios
-from bench.sidebyside import Stage, peer_env, run_overhead, run_scenario
+from bench.sidebyside import CLIENTS, Stage, peer_env, run_overhead, run_scenario
 from bench.sidecar import import_texts, query_latencies, scrape, sync_cache_hits, sync_floor
 from bench.signed import AiohttpPoster, timed_calls, titan_body
 from bench.stats import CpuMeter, Latency
@@ -494,7 +494,12 @@ def attempt(results: Results, name: str, phase: Callable[[], object]) -> None:
 
 
 def run_scenarios(
-    results: Results, keys: str, quick: bool, peers_python: str | None, run_id: str
+    results: Results,
+    keys: str,
+    quick: bool,
+    peers_python: str | None,
+    run_id: str,
+    clients: tuple[str, ...] = CLIENTS,
 ) -> None:
     """Issue 13's scenarios (a) to (f) among `keys`, then (g), on an emulator of their own."""
     chosen = [s for s in scenarios(quick) if s.key in keys]
@@ -503,7 +508,7 @@ def run_scenarios(
     emulator = start_emulator(*SCENARIO_EMULATOR_ARGS)
     try:
         results.scenario_emulator_command = " ".join(emulator.proc.args)  # type: ignore[arg-type]
-        stage = Stage(emulator, peers_python, run_id, log)
+        stage = Stage(emulator, peers_python, run_id, log, clients)
         for scenario in chosen:
             log(f"scenario {scenario.key}: {scenario.title}")
             result = run_scenario(stage, scenario)
@@ -576,7 +581,9 @@ def run_all(args: argparse.Namespace, save: Callable[[Results], None]) -> Result
     attempt(
         results,
         "issue 13's scenarios",
-        lambda: run_scenarios(results, args.scenarios, args.quick, peers_python, run_id),
+        lambda: run_scenarios(
+            results, args.scenarios, args.quick, peers_python, run_id, args.clients
+        ),
     )
     results.bench_seconds = time.perf_counter() - started
     save(results)  # a checkpoint: the scenarios' figures are written even if the rest fails
@@ -599,6 +606,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"which of issue 13's scenarios to run (letters of {SCENARIO_KEYS}; default all)",
     )
     p.add_argument("--no-legacy", action="store_true", help="skip the issue-6 phases")
+    p.add_argument(
+        "--clients",
+        default=",".join(CLIENTS),
+        help="comma-separated clients of issue 13's scenarios (default: all; e.g. `sidecar` "
+        "to try a limiter change quickly)",
+    )
     p.add_argument("--command", default="", help="the command line to record in the results")
     p.add_argument("--commit", default="", help="the source commit to record (default: git)")
     p.add_argument(
@@ -608,6 +621,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench/analysis.md)",
     )
     args = p.parse_args(argv)
+    args.clients = tuple(c.strip() for c in args.clients.split(",") if c.strip())
+    unknown = sorted(set(args.clients) - set(CLIENTS))
+    if unknown:
+        p.error(f"unknown clients {unknown}; known: {list(CLIENTS)}")
     saved = Path(args.out).with_suffix(".pickle")
 
     def save(results: Results) -> None:

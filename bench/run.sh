@@ -42,7 +42,8 @@ partial=0
 quick=0
 for a in "$@"; do
   case "$a" in
-    --scenarios|--scenarios=*|--no-legacy) out=bench/RESULTS.partial.md; partial=1 ;;
+    --scenarios|--scenarios=*|--no-legacy|--clients|--clients=*)
+      out=bench/RESULTS.partial.md; partial=1 ;;
   esac
 done
 for a in "$@"; do
