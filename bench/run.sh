@@ -5,6 +5,7 @@
 #   bash bench/run.sh --quick    1/20 of the sizes: a smoke run, written to bench/RESULTS.quick.md
 #   bash bench/run.sh --scenarios ag --no-legacy   some of issue 13's scenarios only,
 #                                written to bench/RESULTS.partial.md
+#   bash bench/run.sh --scenarios c --no-legacy --clients sidecar   one scenario, sidecar only
 #
 # Unattended: every phase's figures, the command and the source commit go
 # into the results file; a scenario that fails is recorded there with why.
