@@ -68,6 +68,20 @@ def _ramp(run: ClientRun, rate: float) -> str:
     return f"never reached 90% of the quota ({goal:.0f} calls/s) in any second (best {best:.0f})"
 
 
+def _throttle_split(run: ClientRun, startup: float = 3.0) -> str:
+    """How many throttles came in the first seconds (finding the quota) and how many
+    after (holding it)."""
+    elapsed = 0.0
+    early = late = 0
+    for seconds, _, throttled in run.timeline:
+        if elapsed < startup:
+            early += throttled
+        else:
+            late += throttled
+        elapsed += seconds
+    return f"{early} of the throttles came in the first {startup:g} s, {late} after"
+
+
 def _emulator_note(run: ClientRun) -> str:
     cores = run.emulator_cpu / run.wall if run.wall else 0.0
     if cores >= EMULATOR_BUSY:
@@ -79,7 +93,8 @@ def _why_slow(s: ScenarioResult, run: ClientRun) -> str:
     lost = run.wall - (run.limit or 0.0)
     return (
         f"{lost:.1f} s over the limit; it {_ramp(run, call_rate(s))}; "
-        f"{run.throttled} calls throttled ({run.throttled_share:.1%}); see the accepted "
+        f"{run.throttled} calls throttled ({run.throttled_share:.1%}: {_throttle_split(run)}); "
+        "see the accepted "
         f"calls per second under ({s.scenario.key})" + _emulator_note(run)
     )
 
@@ -133,7 +148,7 @@ def _quota_verdicts(s: ScenarioResult) -> list[Verdict]:
             THROTTLED_SHARE * 100,
             False,
             f"{share:.1%} ({run.throttled} of {run.upstream_calls})",
-            f"it {_ramp(run, call_rate(s))}",
+            f"{_throttle_split(run)}; it {_ramp(run, call_rate(s))}",
         ),
         _faster_verdict(s, run, tag),
     ]
