@@ -373,7 +373,7 @@ def _emulator_line(r: Results) -> list[str]:
         return []
     top, where = max(cores)
     verdict = (
-        "below the one core its single event loop can use, so it did not bound any run"
+        f"below {EMULATOR_BUSY:g} of the one core its single event loop can use"
         if top < EMULATOR_BUSY
         else "**near the one core its event loop can use: that run may be bound by the emulator**"
     )
