@@ -173,7 +173,7 @@ def _cpu_verdicts(s: ScenarioResult) -> list[Verdict]:
             CPU_RATIO,
             False,
             f"{ratio:.2f}x ({ours:.3f} vs {theirs:.3f} ms per text, {best.client})",
-            "see the profile in Analysis",
+            "where the CPU goes: bench/PROFILE.md and Analysis",
         )
         if not sc.family.batched and "embeddingsByType" not in s.answer_keys:
             verdict.note += (
