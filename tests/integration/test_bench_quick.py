@@ -71,8 +71,6 @@ def test_scenario_harness_measures_a_sidecar_run(emulator: Emulator) -> None:
 def test_scenario_harness_against_an_empty_quota(emulator: Emulator) -> None:
     """A request quota whose bucket starts empty: no client can beat the physical limit,
     and every throttle the emulator counted is one the report counts."""
-    if "quota_start" not in emulator.faults():
-        pytest.skip("this emulator has no quota_start knob yet (notes/EMULATOR_QUOTA.md)")
     quota = Quota(rps=100, start="empty")
     scenario = Scenario("a", "smoke", QUOTA, TITAN, 200, latency_ms=10, quota=quota)
 
