@@ -26,6 +26,7 @@ import struct
 import time
 from urllib.parse import unquote
 
+import orjson
 from aiohttp import web
 
 from vectorizer.emulator import bedrock, sagemaker
@@ -246,7 +247,7 @@ def _embed(state: EmulatorState, plan: EmbedPlan, record: Record) -> bytes:
     if Fault.WRONG_DIM in corruptions and vectors:
         vectors[0] = vectors[0][:-1]
         record.fault = Fault.WRONG_DIM.value
-    body = json.dumps(plan.render(vectors), separators=(",", ":")).encode()
+    body = orjson.dumps(plan.render(vectors))  # compact, and cheap for the emulator
     if Fault.MALFORMED in corruptions:
         record.fault = Fault.MALFORMED.value
         body = body[: max(1, len(body) // 2)]

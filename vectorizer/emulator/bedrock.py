@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from vectorizer.emulator import images
 from vectorizer.emulator import schema as s
 from vectorizer.emulator.vectors import token_count
@@ -98,9 +100,15 @@ def _titan_v1(body: dict[str, Any]) -> EmbedPlan:
     tokens = _check_tokens(text, TITAN_MAX_TOKENS)
 
     def render(vectors: Vectors) -> dict[str, Any]:
-        return {"embedding": vectors[0], "inputTextTokenCount": tokens}
+        return {"embedding": _titan_floats(vectors[0]), "inputTextTokenCount": tokens}
 
     return EmbedPlan([text], 1536, render, normalize=False, tokens=tokens)
+
+
+def _titan_floats(vector: list[float]) -> list[float]:
+    """Titan answers float32 values spelled as doubles (17 significant digits,
+    about 20 characters each): a real answer's size, for the caller's parser."""
+    return np.asarray(vector, dtype=np.float32).tolist()  # type: ignore[no-any-return]
 
 
 def _binary(vector: list[float]) -> list[int]:
@@ -125,7 +133,7 @@ def _titan_v2(body: dict[str, Any]) -> EmbedPlan:
         out: dict[str, Any] = {}
         by_type: dict[str, Any] = {}
         if "float" in wanted:
-            out["embedding"] = by_type["float"] = vectors[0]
+            out["embedding"] = by_type["float"] = _titan_floats(vectors[0])
         if "binary" in wanted:
             by_type["binary"] = _binary(vectors[0])
         out["inputTextTokenCount"] = tokens
