@@ -14,7 +14,8 @@ holding it, with a TTL.
   estimate), then grant `need` in both dimensions, all or nothing, plus up
   to `extra` more if the buckets hold it (a lease served locally, so most
   takes cost no round trip). Not enough: nothing is taken and the answer
-  is the seconds until `need` will be there. Also the heartbeat. A state
+  is the seconds until `need` and `extra` will be there (one round trip
+  per lease, not per call, while the quota binds). Also the heartbeat. A state
   that does not exist yet (a new target, or a Redis restarted empty) starts
   from the replica's own rates.
 - `CUT`: the lower of the stored and the given rates; a lowered bucket is
@@ -77,22 +78,28 @@ local rcap, tcap = refill(burst, max_burst)
 rlevel = math.min(rcap, rlevel + tonumber(ARGV[6]))
 if tcap >= 0 then tlevel = math.min(tcap, tlevel + tonumber(ARGV[7])) end
 local need_r, need_t = tonumber(ARGV[2]), tonumber(ARGV[3])
+local extra_r, extra_t = tonumber(ARGV[4]), tonumber(ARGV[5])
+local short = rlevel < math.min(need_r, rcap) - 1e-9
+if tcap >= 0 and need_t > 0 and tlevel < math.min(need_t, tcap) - 1e-9 then short = true end
 local wait = 0
-local nr = math.min(need_r, rcap)
-if rlevel < nr - 1e-9 then wait = (nr - rlevel) / rate end
-if tcap >= 0 and need_t > 0 then
-  local nt = math.min(need_t, tcap)
-  if tlevel < nt - 1e-9 then wait = math.max(wait, (nt - tlevel) / trate) end
+if short then
+  -- Come back when the whole lease is there, not just this call: one
+  -- round trip per lease rather than per call while the quota binds.
+  wait = math.max(0, (math.min(need_r + extra_r, rcap) - rlevel) / rate)
+  if tcap >= 0 and need_t > 0 then
+    wait = math.max(wait, (math.min(need_t + extra_t, tcap) - tlevel) / trate)
+  end
+  wait = math.max(wait, 1e-6)
 end
 local grant_r, grant_t = 0, 0
 if wait == 0 then
-  grant_r = need_r + math.max(0, math.min(tonumber(ARGV[4]), rlevel - need_r))
+  grant_r = need_r + math.max(0, math.min(extra_r, rlevel - need_r))
   rlevel = rlevel - grant_r
   if tcap >= 0 then
-    grant_t = need_t + math.max(0, math.min(tonumber(ARGV[5]), tlevel - need_t))
+    grant_t = need_t + math.max(0, math.min(extra_t, tlevel - need_t))
     tlevel = tlevel - grant_t
   else
-    grant_t = need_t + tonumber(ARGV[5])
+    grant_t = need_t + extra_t
   end
   sent = sent + grant_r
 end
