@@ -299,6 +299,11 @@ class RedisBudget:
         self._pending_grow: Rates | None = None
         self._want_lease = False
         self._publisher: asyncio.Task[None] | None = None
+        self._cutting = False  # a cut of ours is being written
+        self._cuts_seen = 0  # the shared `cuts` counter as last seen
+        # Bumped whenever a round changes our rates: an answer from Redis
+        # that set out before is older than them and is not adopted.
+        self._changes = 0
         self.round_trips = 0
 
     @property
@@ -368,6 +373,7 @@ class RedisBudget:
             extra_r = max(0.0, self._lease_size() - cost.requests)
             need_t = cost.tokens if limited else 0.0
             extra_t = extra_r * cost.tokens if limited else 0.0
+            changes = self._changes
             try:
                 answer = await self._link.take(
                     keys=[self._state_key, self._replicas_key],
@@ -393,6 +399,7 @@ class RedisBudget:
                 return 0.0
             self.round_trips += 1
             grant_r, grant_t, wait, rate, trate, sent = (float(x) for x in answer[:6])
+            cuts = int(answer[7])
             now = self._clock()
             self._pool_r += grant_r
             self._pool_t += grant_t
@@ -400,7 +407,9 @@ class RedisBudget:
             self._own_sent += grant_r
             self.live_replicas = max(1, int(answer[6]))
             self._learn_share(now, sent)
-            self._adopt(Rates(rate, None if trate < 0 else trate), now)
+            # Not while ours are on their way: Redis's answer to them is adopted.
+            if changes == self._changes and self._publisher is None:
+                self._adopt(Rates(rate, _tokens(trate)), cuts, now)
             return wait
         finally:
             self._trip = None
@@ -408,7 +417,8 @@ class RedisBudget:
     def _learn_share(self, now: float, sent: float) -> None:
         history = self._history
         if history and sent < history[-1][2]:
-            history.clear()  # Redis came back empty: the counter restarted
+            history.clear()  # Redis came back empty: the counters restarted
+            self._cuts_seen = 0
         history.append((now, self._own_sent, sent))
         while len(history) > 2 and now - history[1][0] >= SHARE_WINDOW_SECONDS:
             history.popleft()
@@ -416,17 +426,25 @@ class RedisBudget:
         if sent - total0 >= SHARE_MIN_CALLS:
             self.share = min(1.0, max(MIN_SHARE, (self._own_sent - own0) / (sent - total0)))
 
-    def _adopt(self, shared: Rates, now: float) -> None:
-        """Take the shared rates (set by whichever replica cut or probed last)."""
-        if self._pending_cut is not None or self._pending_grow is not None:
-            return  # ours are on their way; Redis answers them
+    def _adopt(self, shared: Rates, cuts: int, now: float) -> None:
+        """Take the shared rates (set by whichever replica cut or probed last).
+
+        Lower only after a cut not seen yet (else the answer set out before
+        our own growth); higher only while we neither probe (our growth is
+        newer) nor have a cut of ours on its way."""
+        if cuts < self._cuts_seen:
+            return  # older than a cut already taken
+        news, self._cuts_seen = cuts > self._cuts_seen, cuts
+        may_raise = not self.probing and self._pending_cut is None and not self._cutting
         c = self.controller
-        c.requests.adopt(shared.requests, now)
-        if shared.tokens is not None:
-            c.tokens.adopt(shared.tokens, now)
-        elif not math.isinf(c.tokens.rate):
-            self._pending_cut = c.rates  # Redis forgot our token limit: publish it again
-            self._kick()
+        for dimension, rate in ((c.requests, shared.requests), (c.tokens, shared.tokens)):
+            if rate is None:
+                continue
+            if (rate < dimension.rate and news) or (rate > dimension.rate and may_raise):
+                dimension.adopt(rate, now)
+        if shared.tokens is None and not math.isinf(c.tokens.rate) and not self._cutting:
+            self._pending_cut = _lower(self._pending_cut or c.rates, c.rates)
+            self._kick()  # Redis forgot our token limit: publish it again
         self._rates = c.rates
 
     # --- observe -----------------------------------------------------------------
@@ -454,14 +472,17 @@ class RedisBudget:
         binding = self.controller.requests.utilisation(scaled.calls_sent, scaled.duration)
         if not report.calls_throttled and binding >= BINDING_UTILISATION:
             self._want_lease = True  # take the probe lease, or keep it
+        if rates != before:
+            self._changes += 1
         self._rates = rates
         self._kick()
         return rates
 
+    def _pending(self) -> bool:
+        return bool(self._pending_cut or self._pending_grow or self._want_lease)
+
     def _kick(self) -> None:
-        if self._publisher is None and (
-            self._pending_cut or self._pending_grow or self._want_lease
-        ):
+        if self._publisher is None and self._pending():
             self._publisher = asyncio.get_running_loop().create_task(self._publish())
 
     async def _publish(self) -> None:
@@ -473,9 +494,14 @@ class RedisBudget:
                 if self._pending_cut is not None:
                     cut, self._pending_cut = self._pending_cut, None
                     trate = cut.tokens if cut.tokens is not None else -1.0
-                    answer = await self._link.cut(
-                        keys=[self._state_key], args=[repr(cut.requests), repr(trate), *limits]
-                    )
+                    self._cutting = True
+                    try:
+                        answer = await self._link.cut(
+                            keys=[self._state_key],
+                            args=[repr(cut.requests), repr(trate), *limits],
+                        )
+                    finally:
+                        self._cutting = False
                 elif self._pending_grow is not None:
                     grow, self._pending_grow = self._pending_grow, None
                     trate = grow.tokens if grow.tokens is not None else -1.0
@@ -498,7 +524,8 @@ class RedisBudget:
                 else:
                     return
                 if answer:
-                    self._adopt(Rates(float(answer[0]), _tokens(float(answer[1]))), self._clock())
+                    shared = Rates(float(answer[0]), _tokens(float(answer[1])))
+                    self._adopt(shared, int(answer[2]), self._clock())
         except REDIS_ERRORS as exc:
             self._pending_cut = self._pending_grow = None
             self._want_lease = False

@@ -3,8 +3,11 @@
 One target's state is a hash (`state`): the shared rates (`rate` calls/s,
 `trate` tokens/s or -1 while no token limit is known), the two bucket
 levels (`rlevel`, `tlevel`) as of `stamp` (Redis's own clock, so replicas'
-clocks never matter), and `sent`, every call granted so far (a replica's
-share of the calls is its grants over the growth of `sent`). A sorted set
+clocks never matter), `sent`, every call granted so far (a replica's
+share of the calls is its grants over the growth of `sent`), and `cuts`,
+how many times a rate was lowered (an answer showing no cut a replica has
+not seen yet cannot lower its rate: it set out before that replica's own
+growth). A sorted set
 (`replicas`) holds each replica that took lately, scored by when its
 heartbeat expires. A string (`probe`) is the probe lease: the replica id
 holding it, with a TTL.
@@ -34,10 +37,11 @@ from __future__ import annotations
 _LOAD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) - 1.7e9 + tonumber(t[2]) / 1e6
-local s = redis.call('HMGET', KEYS[1], 'rate', 'trate', 'rlevel', 'tlevel', 'stamp', 'sent')
+local s = redis.call('HMGET', KEYS[1], 'rate', 'trate', 'rlevel', 'tlevel', 'stamp', 'sent',
+  'cuts')
 local rate, trate = tonumber(s[1]), tonumber(s[2])
 local rlevel, tlevel = tonumber(s[3]), tonumber(s[4])
-local stamp, sent = tonumber(s[5]), tonumber(s[6])
+local stamp, sent, cuts = tonumber(s[5]), tonumber(s[6]), tonumber(s[7]) or 0
 local function caps(burst, max_burst)
   local rcap = math.max(1, math.min(rate * burst, max_burst))
   local tcap = -1
@@ -55,7 +59,7 @@ end
 local function store()
   redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'trate', tostring(trate),
     'rlevel', tostring(rlevel), 'tlevel', tostring(tlevel), 'stamp', tostring(stamp),
-    'sent', tostring(sent))
+    'sent', tostring(sent), 'cuts', tostring(cuts))
 end
 """
 
@@ -110,7 +114,7 @@ local live = redis.call('ZCARD', KEYS[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[14])
 redis.call('PEXPIRE', KEYS[2], ARGV[14])
 return {tostring(grant_r), tostring(grant_t), tostring(wait), tostring(rate), tostring(trate),
-  tostring(sent), live}
+  tostring(sent), live, cuts}
 """
 )
 
@@ -121,19 +125,23 @@ CUT = (
 if rate == nil then return {} end
 refill(tonumber(ARGV[3]), tonumber(ARGV[4]))
 local new_r, new_t = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lowered = false
 if new_r < rate then
   rate = new_r
   rlevel = math.min(rlevel, 0)
+  lowered = true
 end
 if new_t >= 0 and (trate < 0 or new_t < trate) then
   if trate < 0 then tlevel = 0 else tlevel = math.min(tlevel, 0) end
   trate = new_t
+  lowered = true
 end
+if lowered then cuts = cuts + 1 end
 local rcap, tcap = caps(tonumber(ARGV[3]), tonumber(ARGV[4]))
 rlevel = math.min(rlevel, rcap)
 if tcap >= 0 then tlevel = math.min(tlevel, tcap) end
 store()
-return {tostring(rate), tostring(trate)}
+return {tostring(rate), tostring(trate), cuts}
 """
 )
 
@@ -150,7 +158,7 @@ local new_r, new_t = tonumber(ARGV[2]), tonumber(ARGV[3])
 if new_r > rate then rate = new_r end
 if new_t >= 0 and trate >= 0 and new_t > trate then trate = new_t end
 store()
-return {tostring(rate), tostring(trate)}
+return {tostring(rate), tostring(trate), cuts}
 """
 )
 
