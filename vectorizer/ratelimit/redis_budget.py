@@ -83,10 +83,12 @@ LEASE_SECONDS = 0.03
 MAX_LEASE_CALLS = 16
 LEASE_TTL_SECONDS = 0.25
 PROBE_LEASE_SECONDS = 1.5
+# Cuts by several replicas within this of the first are one measure, averaged.
+CUT_MERGE_SECONDS = 0.3
 HEARTBEAT_SECONDS = 3.0
 KEY_TTL_MS = 3_600_000  # an idle target's state is dropped after an hour
 SHARE_WINDOW_SECONDS = 2.0
-SHARE_MIN_CALLS = 20.0
+SHARE_MIN_CALLS = 8.0
 MIN_SHARE = 0.02
 REJOIN_FIRST_SECONDS = 0.5
 REJOIN_MAX_SECONDS = 10.0
@@ -422,20 +424,40 @@ class RedisBudget:
         history.append((now, self._own_sent, sent))
         while len(history) > 2 and now - history[1][0] >= SHARE_WINDOW_SECONDS:
             history.popleft()
-        _, own0, total0 = history[0]
-        if sent - total0 >= SHARE_MIN_CALLS:
-            self.share = min(1.0, max(MIN_SHARE, (self._own_sent - own0) / (sent - total0)))
+        share = self.share_over(SHARE_WINDOW_SECONDS, now)
+        if share is not None:
+            self.share = share
+
+    def share_over(self, seconds: float, now: float) -> float | None:
+        """This replica's share of the calls granted in the last `seconds`
+        (None: too few calls to tell)."""
+        history = self._history
+        if not history:
+            return None
+        start = history[0]
+        for entry in reversed(history):
+            if entry[0] <= now - seconds:
+                start = entry
+                break
+        _, own0, total0 = start
+        _, own1, total1 = history[-1]
+        if total1 - total0 < SHARE_MIN_CALLS:
+            return None
+        return min(1.0, max(MIN_SHARE, (own1 - own0) / (total1 - total0)))
 
     def _adopt(self, shared: Rates, cuts: int, now: float) -> None:
         """Take the shared rates (set by whichever replica cut or probed last).
 
         Lower only after a cut not seen yet (else the answer set out before
-        our own growth); higher only while we neither probe (our growth is
-        newer) nor have a cut of ours on its way."""
+        our own growth); higher after one too (cuts averaged), else only
+        while we do not probe (our growth is newer); never higher while a
+        cut of ours is on its way."""
         if cuts < self._cuts_seen:
             return  # older than a cut already taken
         news, self._cuts_seen = cuts > self._cuts_seen, cuts
-        may_raise = not self.probing and self._pending_cut is None and not self._cutting
+        # After a cut (or cuts averaged) the shared rate is the fleet's measure.
+        may_raise = self._pending_cut is None and not self._cutting
+        may_raise = may_raise and (news or not self.probing)
         c = self.controller
         for dimension, rate in ((c.requests, shared.requests), (c.tokens, shared.tokens)):
             if rate is None:
@@ -458,7 +480,10 @@ class RedisBudget:
             fb.set(rates, now, cut=_lowered(before, rates))
             self._rates = rates
             return rates
-        scaled = scale_round(report, 1 / self.share)
+        # The share over the round itself: a replica's part of the calls
+        # moves from one moment to the next (whose round trip came first).
+        share = self.share_over(report.duration, now) or self.share
+        scaled = scale_round(report, 1 / share)
         holder = now < self._lease_until
         rates = self.controller.on_round(scaled, now, may_grow=holder)
         if _lowered(before, rates):
@@ -498,7 +523,12 @@ class RedisBudget:
                     try:
                         answer = await self._link.cut(
                             keys=[self._state_key],
-                            args=[repr(cut.requests), repr(trate), *limits],
+                            args=[
+                                repr(cut.requests),
+                                repr(trate),
+                                *limits,
+                                repr(CUT_MERGE_SECONDS),
+                            ],
                         )
                     finally:
                         self._cutting = False

@@ -22,7 +22,10 @@ holding it, with a TTL.
   that does not exist yet (a new target, or a Redis restarted empty) starts
   from the replica's own rates.
 - `CUT`: the lower of the stored and the given rates; a lowered bucket is
-  emptied (the quota's own bucket is empty after a throttle).
+  emptied (the quota's own bucket is empty after a throttle). Replicas
+  throttled together each measure the quota at once, each with its noise:
+  cuts of calls within `merge_seconds` of the first are averaged (never
+  above the rate before it) rather than the lowest taken.
 - `GROW`: a higher rate, only from the replica holding the probe lease
   (renewed by it).
 - `LEASE`: take the probe lease if no one holds it, or renew one's own.
@@ -118,18 +121,29 @@ return {tostring(grant_r), tostring(grant_t), tostring(wait), tostring(rate), to
 """
 )
 
-# KEYS: state. ARGV: rate, trate (-1: no token limit to set), burst_seconds, max_burst.
+# KEYS: state. ARGV: rate, trate (-1: no token limit to set), burst_seconds,
+# max_burst, merge_seconds.
 CUT = (
     _LOAD
     + """
 if rate == nil then return {} end
 refill(tonumber(ARGV[3]), tonumber(ARGV[4]))
 local new_r, new_t = tonumber(ARGV[1]), tonumber(ARGV[2])
+local merge = tonumber(ARGV[5])
+local m = redis.call('HMGET', KEYS[1], 'cut_at', 'cut_from', 'cut_sum', 'cut_n')
+local cut_at, cut_from = tonumber(m[1]) or -1e18, tonumber(m[2]) or rate
+local cut_sum, cut_n = tonumber(m[3]) or 0, tonumber(m[4]) or 0
 local lowered = false
-if new_r < rate then
-  rate = new_r
-  rlevel = math.min(rlevel, 0)
-  lowered = true
+local merging = now - cut_at <= merge
+if new_r < rate or merging then
+  if not merging then cut_at, cut_from, cut_sum, cut_n = now, rate, 0, 0 end
+  cut_sum, cut_n = cut_sum + new_r, cut_n + 1
+  local mean = math.min(cut_from, cut_sum / cut_n)
+  if mean < rate then rlevel = math.min(rlevel, 0) end
+  if mean ~= rate then lowered = true end
+  rate = mean
+  redis.call('HSET', KEYS[1], 'cut_at', tostring(cut_at), 'cut_from', tostring(cut_from),
+    'cut_sum', tostring(cut_sum), 'cut_n', tostring(cut_n))
 end
 if new_t >= 0 and (trate < 0 or new_t < trate) then
   if trate < 0 then tlevel = 0 else tlevel = math.min(tlevel, 0) end
