@@ -25,7 +25,8 @@ from vectorizer.jobs.intake import MediaSettings
 from vectorizer.jobs.manager import MediaJobs
 from vectorizer.jobs.store import open_store
 from vectorizer.ratelimit import LimiterRegistry, LimiterSettings
-from vectorizer.ratelimit.redis_budget import RedisLink, SharedBudgets
+from vectorizer.ratelimit.redis_budget import SharedBudgets
+from vectorizer.ratelimit.redis_link import RedisLink
 from vectorizer.retry import RetryPolicy
 from vectorizer.s3 import S3Client
 from vectorizer.settings import Settings

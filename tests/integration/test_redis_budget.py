@@ -19,14 +19,8 @@ import redis.asyncio as aioredis
 from tests.integration.test_cache_redis import REDIS_SERVER, RedisServer, _free_port
 from vectorizer import metrics
 from vectorizer.ratelimit import Cost, LimiterSettings, Round
-from vectorizer.ratelimit.redis_budget import (
-    FALLBACK,
-    SHARED,
-    RedisBudget,
-    RedisLink,
-    SharedBudgets,
-    budget_key,
-)
+from vectorizer.ratelimit.redis_budget import RedisBudget, SharedBudgets
+from vectorizer.ratelimit.redis_link import FALLBACK, SHARED, RedisLink, budget_key
 
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None,

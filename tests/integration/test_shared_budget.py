@@ -44,10 +44,9 @@ def rate_budget(side: Sidecar) -> str:
 def import_across(sides: list[Sidecar], texts: list[str]) -> int:
     """Every text, each replica taking an equal part at once."""
     parts = [texts[i :: len(sides)] for i in range(len(sides))]
+    work = list(zip(sides, parts, strict=True))
     with ThreadPoolExecutor(len(sides)) as pool:
-        return sum(
-            pool.map(lambda sp: import_all(sp[0], sp[1], callers=4, batch=50), zip(sides, parts))
-        )
+        return sum(pool.map(lambda w: import_all(w[0], w[1], callers=4, batch=50), work))
 
 
 def test_three_replicas_share_one_quota_and_lose_nothing() -> None:

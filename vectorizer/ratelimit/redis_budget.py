@@ -1,10 +1,7 @@
 """A rate budget shared by replicas through Redis (`--shared-budget`).
 
-- `RedisLink`: the process's one Redis client for every shared budget, and
-  whether Redis is reachable: on the first failure it says so once (a log
-  line, the gauge `vectorizer_rate_budget_shared` 0, GetMeta's
-  `rate_budget` "fallback"), then pings with a doubling backoff until Redis
-  answers again, and says that once too.
+- `RedisLink` (redis_link.py): the process's one Redis client, and whether
+  Redis is reachable.
 - `SharedBudgets`: the `LimiterRegistry` budget factory: one `RedisBudget`
   per target key, keyed in Redis by a hash of the credentials' identity
   hash, the service, the Region and the target (nothing in clear).
@@ -43,28 +40,16 @@ the one socket timeout that found it down.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import math
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Hashable
-from dataclasses import replace
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-
-from vectorizer import metrics
-from vectorizer.ratelimit import redis_lua
 from vectorizer.ratelimit.budgets import (
     BURST_SECONDS,
     INITIAL_BURST_CALLS,
     Cost,
-    TokenBucket,
 )
 from vectorizer.ratelimit.controller import (
     BINDING_UTILISATION,
@@ -72,13 +57,20 @@ from vectorizer.ratelimit.controller import (
     PacingController,
     Rates,
 )
+from vectorizer.ratelimit.redis_link import REDIS_ERRORS, RedisLink, budget_key
 from vectorizer.ratelimit.rounds import Round
+from vectorizer.ratelimit.shares import (
+    FallbackBuckets,
+    lower,
+    lowered,
+    raised,
+    scale_round,
+    token_rate,
+)
 
 log = logging.getLogger(__name__)
 
-KEY_SCHEMA = "vectorizer.rate_budget.v1"
 KEY_PREFIX = "vectorizer:rl:v1:"
-SOCKET_TIMEOUT = 0.25
 LEASE_SECONDS = 0.03
 MAX_LEASE_CALLS = 16
 LEASE_TTL_SECONDS = 0.25
@@ -90,94 +82,7 @@ KEY_TTL_MS = 3_600_000  # an idle target's state is dropped after an hour
 SHARE_WINDOW_SECONDS = 2.0
 SHARE_MIN_CALLS = 8.0
 MIN_SHARE = 0.02
-REJOIN_FIRST_SECONDS = 0.5
-REJOIN_MAX_SECONDS = 10.0
-# What a Redis that is down or hung raises through redis-py.
-REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _EPSILON = 1e-9
-
-SHARED = "shared"
-FALLBACK = "fallback"
-
-
-class RedisLink:
-    """The Redis client of every shared budget, and whether Redis is up."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        socket_timeout: float = SOCKET_TIMEOUT,
-        rejoin_first: float = REJOIN_FIRST_SECONDS,
-        rejoin_max: float = REJOIN_MAX_SECONDS,
-    ):
-        self.client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), 1),  # one retry: a pooled connection gone stale
-        )
-        self.take = self.client.register_script(redis_lua.TAKE)
-        self.cut = self.client.register_script(redis_lua.CUT)
-        self.grow = self.client.register_script(redis_lua.GROW)
-        self.lease = self.client.register_script(redis_lua.LEASE)
-        self.replica = uuid.uuid4().hex
-        self.up = True
-        self.failures = 0
-        self._rejoin_first = rejoin_first
-        self._rejoin_max = rejoin_max
-        self._rejoin: asyncio.Task[None] | None = None
-        metrics.RATE_BUDGET_SHARED.set(1)
-
-    @property
-    def state(self) -> str:
-        return SHARED if self.up else FALLBACK
-
-    def failed(self, exc: BaseException) -> None:
-        """A Redis call failed: fall back (said once) and start trying to rejoin."""
-        if not self.up:
-            return
-        self.up = False
-        self.failures += 1
-        metrics.RATE_BUDGET_SHARED.set(0)
-        # The exception names host and port, never the URL's password.
-        log.warning(
-            "shared rate budget: Redis unreachable (%s: %s); each target paced locally at "
-            "this replica's share until Redis answers again",
-            type(exc).__name__,
-            exc,
-        )
-        if self._rejoin is None:
-            self._rejoin = asyncio.get_running_loop().create_task(self._retry())
-
-    async def _retry(self) -> None:
-        delay = self._rejoin_first
-        try:
-            while True:
-                await asyncio.sleep(delay)
-                try:
-                    await self.client.ping()
-                except REDIS_ERRORS:
-                    delay = min(self._rejoin_max, delay * 2)
-                    continue
-                self.up = True
-                metrics.RATE_BUDGET_SHARED.set(1)
-                log.warning("shared rate budget: Redis reachable again; budgets shared again")
-                return
-        finally:
-            self._rejoin = None
-
-    async def close(self) -> None:
-        if self._rejoin is not None:
-            self._rejoin.cancel()
-        await self.client.aclose()
-
-
-def budget_key(key: tuple[Hashable, ...]) -> str:
-    """The Redis hash tag of one target: `key` is the registry's (service,
-    Region, target, credential identity hash); only a hash of it is stored."""
-    encoded = json.dumps([KEY_SCHEMA, *map(str, key)], ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode("ascii")).hexdigest()[:32]
 
 
 class SharedBudgets:
@@ -213,55 +118,6 @@ class SharedBudgets:
         await self.link.close()
 
 
-def scale_round(r: Round, k: float) -> Round:
-    """`r` as the whole fleet would have seen it: every count times `k`."""
-    if k == 1.0:
-        return r
-    return replace(
-        r,
-        calls_sent=round(r.calls_sent * k),
-        calls_ok=round(r.calls_ok * k),
-        calls_throttled=round(r.calls_throttled * k),
-        tokens_sent=r.tokens_sent * k,
-        tokens_ok=r.tokens_ok * k,
-        saturated_calls_ok=round(r.saturated_calls_ok * k),
-        saturated_tokens_ok=r.saturated_tokens_ok * k,
-        saturated_answers=round(r.saturated_answers * k),
-    )
-
-
-class _Fallback:
-    """The local buckets of a replica without Redis, at `share` of the rates."""
-
-    def __init__(self, rates: Rates, share: float, now: float):
-        self.share = share
-        self.requests = TokenBucket(0.0, 1.0, 0.0, now)
-        self.tokens = TokenBucket(math.inf, math.inf, 0.0, now)
-        self.set(rates, now, cut=True)
-
-    def set(self, rates: Rates, now: float, cut: bool) -> None:
-        r = rates.requests * self.share
-        self.requests.set_rate(r, max(1.0, r * BURST_SECONDS), now)
-        t = rates.tokens * self.share if rates.tokens is not None else math.inf
-        self.tokens.set_rate(t, math.inf if math.isinf(t) else max(1.0, t * BURST_SECONDS), now)
-        if cut:
-            self.requests.level = min(self.requests.level, 0.0)
-            if not math.isinf(t):
-                self.tokens.level = min(self.tokens.level, 0.0)
-
-    def take(self, cost: Cost, now: float) -> float:
-        wait = max(self.requests.delay(cost.requests, now), self.tokens.delay(cost.tokens, now))
-        if wait > 0.0:
-            return wait
-        self.requests.add(-cost.requests, now)
-        self.tokens.add(-cost.tokens, now)
-        return 0.0
-
-    def refund(self, cost: Cost, now: float) -> None:
-        self.requests.add(cost.requests, now)
-        self.tokens.add(cost.tokens, now)
-
-
 class RedisBudget:
     """One target's budget shared through Redis; see the module docstring."""
 
@@ -295,7 +151,7 @@ class RedisBudget:
         self._history: deque[tuple[float, float, float]] = deque()
         self.share = fallback_share
         self.live_replicas = max(1, round(1 / fallback_share))
-        self._fallback: _Fallback | None = None
+        self._fallback: FallbackBuckets | None = None
         self._lease_until = -math.inf  # the probe lease, as far as we know
         self._pending_cut: Rates | None = None
         self._pending_grow: Rates | None = None
@@ -411,7 +267,7 @@ class RedisBudget:
             self._learn_share(now, sent)
             # Not while ours are on their way: Redis's answer to them is adopted.
             if changes == self._changes and self._publisher is None:
-                self._adopt(Rates(rate, _tokens(trate)), cuts, now)
+                self._adopt(Rates(rate, token_rate(trate)), cuts, now)
             return wait
         finally:
             self._trip = None
@@ -465,7 +321,7 @@ class RedisBudget:
             if (rate < dimension.rate and news) or (rate > dimension.rate and may_raise):
                 dimension.adopt(rate, now)
         if shared.tokens is None and not math.isinf(c.tokens.rate) and not self._cutting:
-            self._pending_cut = _lower(self._pending_cut or c.rates, c.rates)
+            self._pending_cut = lower(self._pending_cut or c.rates, c.rates)
             self._kick()  # Redis forgot our token limit: publish it again
         self._rates = c.rates
 
@@ -477,7 +333,7 @@ class RedisBudget:
         if self._fallback is not None or not self._link.up:
             fb = self._fallback or self._enter_fallback(now)
             rates = self.controller.on_round(scale_round(report, 1 / fb.share), now)
-            fb.set(rates, now, cut=_lowered(before, rates))
+            fb.set(rates, now, cut=lowered(before, rates))
             self._rates = rates
             return rates
         # The share over the round itself: a replica's part of the calls
@@ -486,13 +342,13 @@ class RedisBudget:
         scaled = scale_round(report, 1 / share)
         holder = now < self._lease_until
         rates = self.controller.on_round(scaled, now, may_grow=holder)
-        if _lowered(before, rates):
+        if lowered(before, rates):
             # As the local budget: our lease is spent, the quota's bucket is empty.
             self._pool_r = min(self._pool_r, 0.0)
             self._pool_t = min(self._pool_t, 0.0)
             old = self._pending_cut
-            self._pending_cut = rates if old is None else _lower(old, rates)
-        elif holder and _raised(before, rates):
+            self._pending_cut = rates if old is None else lower(old, rates)
+        elif holder and raised(before, rates):
             self._pending_grow = rates
         binding = self.controller.requests.utilisation(scaled.calls_sent, scaled.duration)
         if not report.calls_throttled and binding >= BINDING_UTILISATION:
@@ -554,7 +410,7 @@ class RedisBudget:
                 else:
                     return
                 if answer:
-                    shared = Rates(float(answer[0]), _tokens(float(answer[1])))
+                    shared = Rates(float(answer[0]), token_rate(float(answer[1])))
                     self._adopt(shared, int(answer[2]), self._clock())
         except REDIS_ERRORS as exc:
             self._pending_cut = self._pending_grow = None
@@ -565,9 +421,9 @@ class RedisBudget:
 
     # --- without Redis -----------------------------------------------------------
 
-    def _enter_fallback(self, now: float) -> _Fallback:
+    def _enter_fallback(self, now: float) -> FallbackBuckets:
         share = 1.0 / self.live_replicas
-        self._fallback = _Fallback(self._rates, share, now)
+        self._fallback = FallbackBuckets(self._rates, share, now)
         self._pool_r = self._pool_t = 0.0
         self._lease_until = -math.inf
         return self._fallback
@@ -581,31 +437,3 @@ class RedisBudget:
         self._fallback = None
         self._history.clear()
         self._pool_until = -math.inf
-
-
-def _tokens(value: float) -> float | None:
-    return None if value < 0 else value
-
-
-def _lowered(before: Rates, after: Rates) -> bool:
-    if after.requests < before.requests:
-        return True
-    if after.tokens is None:
-        return False
-    return before.tokens is None or after.tokens < before.tokens
-
-
-def _raised(before: Rates, after: Rates) -> bool:
-    if after.requests > before.requests:
-        return True
-    return after.tokens is not None and before.tokens is not None and after.tokens > before.tokens
-
-
-def _lower(a: Rates, b: Rates) -> Rates:
-    if a.tokens is None:
-        tokens = b.tokens
-    elif b.tokens is None:
-        tokens = a.tokens
-    else:
-        tokens = min(a.tokens, b.tokens)
-    return Rates(min(a.requests, b.requests), tokens)
