@@ -317,8 +317,10 @@ class RateController:
             self._cut_at = now
             return
         self.rate = self._clamp(rate)
-        if self.mode in (Mode.PROBE, Mode.RECOVER):
-            self.mode = Mode.PROBE
+        if self.mode in (Mode.HOLD, Mode.PROBE, Mode.RECOVER):
+            # PROBE sets the rate from the estimate: it must be this one's.
+            if self.mode is not Mode.HOLD:
+                self.mode = Mode.PROBE
             self.estimate = self.rate / (1 - MARGIN)
             self._probe_time = 0.0
 

@@ -74,7 +74,7 @@ KEY_PREFIX = "vectorizer:rl:v1:"
 LEASE_SECONDS = 0.03
 MAX_LEASE_CALLS = 16
 LEASE_TTL_SECONDS = 0.25
-PROBE_LEASE_SECONDS = 1.5
+PROBE_LEASE_SECONDS = 3.0
 # Cuts by several replicas within this of the first are one measure, averaged.
 CUT_MERGE_SECONDS = 0.3
 HEARTBEAT_SECONDS = 3.0
@@ -319,6 +319,7 @@ class RedisBudget:
             if rate is None:
                 continue
             if (rate < dimension.rate and news) or (rate > dimension.rate and may_raise):
+                log.debug("shared rate adopted: %.1f -> %.1f (cuts %d)", dimension.rate, rate, cuts)
                 dimension.adopt(rate, now)
         if shared.tokens is None and not math.isinf(c.tokens.rate) and not self._cutting:
             self._pending_cut = lower(self._pending_cut or c.rates, c.rates)
@@ -351,8 +352,10 @@ class RedisBudget:
         elif holder and raised(before, rates):
             self._pending_grow = rates
         binding = self.controller.requests.utilisation(scaled.calls_sent, scaled.duration)
-        if not report.calls_throttled and binding >= BINDING_UTILISATION:
-            self._want_lease = True  # take the probe lease, or keep it
+        if holder or (not report.calls_throttled and binding >= BINDING_UTILISATION):
+            # Take the probe lease when growth is due; keep it while we send:
+            # a new prober would start its probe over, slowly.
+            self._want_lease = True
         if rates != before:
             self._changes += 1
         self._rates = rates

@@ -9,27 +9,54 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass
 
 from vectorizer.ratelimit.budgets import BURST_SECONDS, Cost, TokenBucket
 from vectorizer.ratelimit.controller import Rates
 from vectorizer.ratelimit.rounds import Round
 
 
+@dataclass(frozen=True)
+class ScaledRound(Round):
+    """A round as the whole fleet would have seen it: what it sent and the
+    rates it measured times `scale` (1 / this replica's share of the calls).
+    The counts that are sample sizes (answers, throttles, the saturated
+    part's) stay this replica's: scaled, a handful of answers would pass
+    for a measure (a saturated part of 6 answers, none accepted, would read
+    as a quota of 0)."""
+
+    raw: Round | None = None
+    scale: float = 1.0
+
+    def delivered_calls(self) -> float:
+        if self.raw is None:
+            return super().delivered_calls()
+        return self.raw.delivered_calls() * self.scale
+
+    def delivered_tokens(self) -> float:
+        if self.raw is None:
+            return super().delivered_tokens()
+        return self.raw.delivered_tokens() * self.scale
+
+
 def scale_round(r: Round, k: float) -> Round:
-    """`r` as the whole fleet would have seen it: every count times `k`."""
+    """`r` as the whole fleet would have seen it (see `ScaledRound`)."""
     if k == 1.0:
         return r
-    return replace(
-        r,
-        calls_sent=round(r.calls_sent * k),
-        calls_ok=round(r.calls_ok * k),
-        calls_throttled=round(r.calls_throttled * k),
-        tokens_sent=r.tokens_sent * k,
-        tokens_ok=r.tokens_ok * k,
-        saturated_calls_ok=round(r.saturated_calls_ok * k),
-        saturated_tokens_ok=r.saturated_tokens_ok * k,
-        saturated_answers=round(r.saturated_answers * k),
+    return ScaledRound(
+        r.duration,
+        round(r.calls_sent * k),
+        r.calls_ok,
+        r.calls_throttled,
+        r.tokens_sent * k,
+        r.tokens_ok * k,
+        r.tokens_counted,
+        r.saturated,
+        r.saturated_calls_ok,
+        r.saturated_tokens_ok,
+        r.saturated_answers,
+        raw=r,
+        scale=k,
     )
 
 
