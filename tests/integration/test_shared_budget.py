@@ -63,7 +63,7 @@ def test_three_replicas_share_one_quota_and_lose_nothing() -> None:
         stats = emu.stats()
         # The empty bucket throttles the first calls, start-up overshoots
         # once: on this short run, 8-10 % of calls with the budget shared or
-        # not (measured); a budget each replica learned blind would be worse.
+        # not (measured on 2 loaded cores).
         assert stats["throttled"] <= 0.15 * stats["requests"], stats
         bodies = [s.http_get("/metrics")[1] for s in sides]
         assert [metric(b, "vectorizer_rate_budget_shared") for b in bodies] == [1.0] * 3
