@@ -189,3 +189,18 @@ async def test_redis_killed_falls_back_and_rejoins(
     assert not a.fallback and a.round_trips > trips  # served through Redis again
     assert metrics.REGISTRY.get_sample_value("vectorizer_rate_budget_shared") == 1.0
     assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
+
+
+async def test_a_take_cancelled_mid_round_trip_takes_nothing(links: list[RedisLink]) -> None:
+    (a, _) = fleet(links, share=1.0, initial_rate=1000.0, max_rate=1000.0)
+    task = asyncio.create_task(a.take(Cost(1.0)))
+    await asyncio.sleep(0)  # the round trip is on its way
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.05)  # the round trip ends in its own task
+    trips = a.round_trips
+    assert trips == 1
+    # What it was granted waits in the lease: the next take needs no round trip.
+    assert await a.take(Cost(1.0)) == 0.0
+    assert a.round_trips == trips
