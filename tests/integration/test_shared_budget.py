@@ -101,3 +101,24 @@ def test_redis_killed_mid_run_loses_nothing_and_is_said_once() -> None:
         more = texts_of(100, "redis-back")
         assert import_across(sides, more) == len(more)
         assert all(s.logs.count("Redis reachable again") == 1 for s in sides)
+
+
+def test_workers_share_the_budget_and_the_gauge_shows_the_lowest() -> None:
+    server = RedisServer(_free_port())
+    server.start()
+    emu = start_emulator("--rps", "100", "--latency-ms", "20")
+    with ExitStack() as stack:
+        stack.callback(server.stop)
+        stack.callback(emu.stop)
+        side = start_sidecar(emu, "--workers", "2", "--cache-max-bytes", "0", "--log-level",
+                             "warning", "--redis-url", server.url)  # fmt: skip
+        stack.callback(side.terminate)
+        assert rate_budget(side) == "shared"
+        assert import_all(side, texts_of(40, "workers-up"), callers=2, batch=10) == 40
+        assert metric(side.http_get("/metrics")[1], "vectorizer_rate_budget_shared") == 1.0
+        assert server.proc is not None
+        server.proc.kill()
+        server.proc.wait()
+        # Whichever worker serves these finds Redis gone: the host's gauge is 0.
+        assert import_all(side, texts_of(40, "workers-down"), callers=2, batch=10) == 40
+        assert metric(side.http_get("/metrics")[1], "vectorizer_rate_budget_shared") == 0.0
