@@ -18,15 +18,18 @@ which runs in its own task: a take cancelled meanwhile takes nothing, the
 grant stays in the lease.
 
 How the rate is learned. Each replica measures its own rounds, scales them
-by 1 / its share of the calls (its grants over everyone's, from the shared
-`sent` counter) so they show the whole quota, and runs the usual
-`PacingController` on them. A throttled round's cut is in force here at once
-and published (redis_lua.CUT: the lower rate wins) in the background;
-every round trip brings back the shared rates, which the controller adopts
-(`RateController.adopt`): a throttle seen by one replica lowers the rate of
-all. Growth is applied only by the replica holding the probe lease (a key
-with a TTL, `PROBE_LEASE_SECONDS`, renewed while it probes), so one replica
-probes upward at a time; the others grow when they adopt its rate.
+by 1 / its share of the calls over the round (its grants over everyone's,
+from the shared `sent` counter) so they show the whole quota (`shares.
+ScaledRound`: volumes and rates scaled, sample sizes not), and runs the
+usual `PacingController` on them. A throttled round's cut is in force here
+at once and published in the background (redis_lua.CUT: the lower rate,
+cuts by several replicas within `CUT_MERGE_SECONDS` averaged); every round
+trip brings back the shared rates, which the controller adopts
+(`RateController.adopt`, ordered by the shared `cuts` counter): a throttle
+seen by one replica lowers the rate of all. Growth is applied only by the
+replica holding the probe lease (a key with a TTL, `PROBE_LEASE_SECONDS`,
+kept while it sends), so one replica probes upward at a time; the others
+grow when they adopt its rate.
 
 Without Redis. A replica that cannot reach Redis paces locally at its share
 of the last shared rate: 1 / the replicas whose heartbeat (each take) was
