@@ -25,6 +25,8 @@ from vectorizer.jobs.intake import MediaSettings
 from vectorizer.jobs.manager import MediaJobs
 from vectorizer.jobs.store import open_store
 from vectorizer.ratelimit import LimiterRegistry, LimiterSettings
+from vectorizer.ratelimit.redis_budget import SharedBudgets
+from vectorizer.ratelimit.redis_link import RedisLink
 from vectorizer.retry import RetryPolicy
 from vectorizer.s3 import S3Client
 from vectorizer.settings import Settings
@@ -46,10 +48,18 @@ class App:
     draining: bool = False
     notes: list[str] = field(default_factory=list)
     media: MediaJobs | None = None
+    budgets: SharedBudgets | None = None
+
+    @property
+    def rate_budget(self) -> str:
+        """GetMeta's rate_budget: local, shared (through Redis) or fallback."""
+        return self.budgets.state if self.budgets is not None else "local"
 
     async def close(self) -> None:
         if self.media is not None:
             await self.media.close()
+        if self.budgets is not None:
+            await self.budgets.close()
         await self.transport.close()
         if self.cache is not None:
             await self.cache.close()
@@ -110,15 +120,30 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
     )
     # Without a shared budget this process may use only its share of what a
     # target allows (--workers N: 1/N each): the rates the operator gave are
-    # scaled down, so the host's total stays what was given.
+    # scaled down, so the host's total stays what was given. A shared budget
+    # paces the whole fleet's rate, and falls back to the share without Redis.
+    whole = LimiterSettings(
+        max_concurrency=settings.max_concurrency,
+        initial_rate=settings.initial_rate,
+        min_rate=min(1.0, settings.max_rate),
+        max_rate=settings.max_rate,
+        max_token_rate=settings.max_token_rate,
+    )
+    budgets = (
+        SharedBudgets(RedisLink(settings.redis_url), whole, fallback_share=settings.rate_share)
+        if shared_budget(settings)
+        else None
+    )
+    share = settings.rate_share
     limiters = LimiterRegistry(
         LimiterSettings(
             max_concurrency=settings.max_concurrency,
-            initial_rate=settings.initial_rate * settings.rate_share,
-            min_rate=min(1.0, settings.max_rate * settings.rate_share),
-            max_rate=settings.max_rate * settings.rate_share,
-            max_token_rate=settings.max_token_rate * settings.rate_share,
-        )
+            initial_rate=settings.initial_rate * share,
+            min_rate=min(1.0, settings.max_rate * share),
+            max_rate=settings.max_rate * share,
+            max_token_rate=settings.max_token_rate * share,
+        ),
+        budget_factory=budgets,
     )
     engine = Engine(
         backends,
@@ -137,7 +162,15 @@ def build_app(settings: Settings, env: Mapping[str, str] | None = None) -> App:
         transport=transport,
         cache=cache,
         media=build_media_jobs(settings, transport, credentials, env),
+        budgets=budgets,
     )
+
+
+def shared_budget(settings: Settings) -> bool:
+    """Whether rate budgets are shared through Redis (--shared-budget)."""
+    if settings.shared_budget == "auto":
+        return bool(settings.redis_url)
+    return settings.shared_budget == "on"
 
 
 def build_media_jobs(

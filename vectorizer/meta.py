@@ -18,6 +18,7 @@ def meta(app: App) -> pb.GetMetaResponse:
         families=[_family(codec.spec) for codec in FAMILIES.values()],
         payload_formats=list(PAYLOAD_FORMATS),
         collections=sorted(app.collections),
+        rate_budget=app.rate_budget,
     )
 
 

@@ -14,7 +14,8 @@ worker shows the whole host: counters and histograms add up over every
 worker that ever ran (a restarted worker's counts stay), and each gauge says
 how it combines (`multiprocess_mode`): in-flight counts, cache sizes and
 limiter rates add up over the live workers (`livesum`), the build info is one
-series (`livemax`).
+series (`livemax`), the shared-budget flag is the lowest of the live workers'
+(`livemin`).
 
 Groups: build info; gRPC requests; items; upstream calls (count, latency,
 in flight, batch size, retries, throttles, tokens); the adaptive limiter
@@ -174,6 +175,15 @@ TOKEN_RATE_LIMIT = Gauge(
     ["service", "model"],
     registry=REGISTRY,
     multiprocess_mode="livesum",
+)
+RATE_BUDGET_SHARED = Gauge(
+    "vectorizer_rate_budget_shared",
+    "1 while the rate budget is shared through Redis (--shared-budget); 0 while Redis is "
+    "unreachable and each target is paced at this process's share (with --workers, 0 if "
+    "any worker is), or when no shared budget is configured (GetMeta's rate_budget says "
+    "which).",
+    registry=REGISTRY,
+    multiprocess_mode="livemin",
 )
 LIMITER_WAIT = Histogram(
     "vectorizer_limiter_wait_seconds",

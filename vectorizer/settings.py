@@ -133,6 +133,15 @@ class Settings:
     redis_url: str = field(
         default="", metadata={"help": "Redis URL of a shared cache tier, e.g. redis://host:6379/0."}
     )
+    shared_budget: str = field(
+        default="auto",
+        metadata={
+            "help": "on: every replica and worker naming the same --redis-url shares each "
+            "target's rate budget and learned rate through Redis (one quota, one prober; "
+            "without Redis each falls back to its share and rejoins); off: each process "
+            "learns alone within --rate-share; auto: on when --redis-url is given."
+        },
+    )
     cache_ttl: int = field(default=86_400, metadata={"help": "Redis cache entry TTL, seconds."})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error."})
     log_format: str = field(default="text", metadata={"help": "text or json."})
@@ -301,6 +310,10 @@ def validate_settings(s: Settings) -> list[str]:
         problems.append(f"--workers must be 1..{MAX_WORKERS}")
     if not 0 < s.rate_share <= 1:
         problems.append("--rate-share must be above 0 and at most 1")
+    if s.shared_budget not in ("auto", "on", "off"):
+        problems.append("--shared-budget must be auto, on or off")
+    elif s.shared_budget == "on" and not s.redis_url:
+        problems.append("--shared-budget on needs --redis-url")
     if s.max_connection_age < 0:
         problems.append("--max-connection-age must be 0 (off) or positive")
     if s.media_poll_interval <= 0 or s.media_max_upload_bytes <= 0:

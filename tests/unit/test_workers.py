@@ -118,7 +118,7 @@ def test_every_gauge_says_how_workers_combine() -> None:
     gauges = [v for v in vars(metrics).values() if isinstance(v, Gauge)]
     assert len(gauges) >= 6
     for g in gauges:
-        assert g._multiprocess_mode in ("livesum", "livemax"), g._name
+        assert g._multiprocess_mode in ("livesum", "livemax", "livemin"), g._name
 
 
 def test_what_counts_as_drained() -> None:

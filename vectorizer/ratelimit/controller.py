@@ -304,6 +304,26 @@ class RateController:
             lift = PROBE_GAIN * (2 ** (self._probe_time / PROBE_DOUBLING_SECONDS) - 1)
             self.rate = self._clamp(self.estimate * (1 - MARGIN) * (1 + lift))
 
+    def adopt(self, rate: float, now: float) -> None:
+        """Take a rate set elsewhere (another replica of a shared budget, or
+        a share of the last shared rate): below ours it is a cut, as our own
+        (HOLD); above, it is the estimate growth continues from."""
+        if math.isinf(rate) or rate == self.rate:
+            return
+        if rate < self.rate:
+            self.rate = self._clamp(rate)
+            self.estimate = max(self.rate / (1 - MARGIN), self.floor)
+            self.mode = Mode.HOLD
+            self._cut_at = now
+            return
+        self.rate = self._clamp(rate)
+        if self.mode in (Mode.HOLD, Mode.PROBE, Mode.RECOVER):
+            # PROBE sets the rate from the estimate: it must be this one's.
+            if self.mode is not Mode.HOLD:
+                self.mode = Mode.PROBE
+            self.estimate = self.rate / (1 - MARGIN)
+            self._probe_time = 0.0
+
     def _measure(self, s: Sample, now: float) -> float:
         """The quota a throttled round shows; see CYCLE_* above. A cycle's
         measure is remembered as RECOVER's target."""

@@ -267,15 +267,17 @@ class ModelFamily(_message.Message):
     def __init__(self, name: _Optional[str] = ..., model_ids: _Optional[_Iterable[str]] = ..., dimensions: _Optional[_Iterable[int]] = ..., default_dimensions: _Optional[int] = ..., max_batch_size: _Optional[int] = ..., max_input: _Optional[str] = ..., supports_purpose: _Optional[bool] = ..., native_normalize: _Optional[bool] = ..., truncate_modes: _Optional[_Iterable[str]] = ..., legacy: _Optional[bool] = ..., end_of_life: _Optional[str] = ..., successor: _Optional[str] = ..., image_formats: _Optional[_Iterable[str]] = ..., max_image_bytes: _Optional[int] = ..., images_per_call: _Optional[int] = ..., image_s3: _Optional[bool] = ..., joint_text_image: _Optional[bool] = ...) -> None: ...
 
 class GetMetaResponse(_message.Message):
-    __slots__ = ("version", "services", "families", "payload_formats", "collections")
+    __slots__ = ("version", "services", "families", "payload_formats", "collections", "rate_budget")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     FAMILIES_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FORMATS_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    RATE_BUDGET_FIELD_NUMBER: _ClassVar[int]
     version: str
     services: _containers.RepeatedScalarFieldContainer[str]
     families: _containers.RepeatedCompositeFieldContainer[ModelFamily]
     payload_formats: _containers.RepeatedScalarFieldContainer[str]
     collections: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, version: _Optional[str] = ..., services: _Optional[_Iterable[str]] = ..., families: _Optional[_Iterable[_Union[ModelFamily, _Mapping]]] = ..., payload_formats: _Optional[_Iterable[str]] = ..., collections: _Optional[_Iterable[str]] = ...) -> None: ...
+    rate_budget: str
+    def __init__(self, version: _Optional[str] = ..., services: _Optional[_Iterable[str]] = ..., families: _Optional[_Iterable[_Union[ModelFamily, _Mapping]]] = ..., payload_formats: _Optional[_Iterable[str]] = ..., collections: _Optional[_Iterable[str]] = ..., rate_budget: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,206 @@
+"""The shared rate budget (`vectorizer.ratelimit.redis_budget`) against a real
+redis-server: the Lua scripts' arithmetic (two replicas, one quota), a
+throttle seen by one replica lowering the rate of the other, one prober at
+a time, Redis killed (fallback, said once) and back (rejoin).
+
+Each "replica" is a `RedisLink` of its own (its own client and replica id),
+as two processes would have."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.integration.test_cache_redis import REDIS_SERVER, RedisServer, _free_port
+from vectorizer import metrics
+from vectorizer.ratelimit import Cost, LimiterSettings, Round
+from vectorizer.ratelimit.redis_budget import RedisBudget, SharedBudgets
+from vectorizer.ratelimit.redis_link import FALLBACK, SHARED, RedisLink, budget_key
+
+pytestmark = pytest.mark.skipif(
+    REDIS_SERVER is None,
+    reason="redis-server not installed (scripts/test-deps.sh installs it with apt-get)",
+)
+
+KEY = ("bedrock", "us-east-1", "amazon.titan-embed-text-v2:0", "0123456789abcdef-identity")
+
+
+@pytest.fixture()
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(_free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+async def links(redis_server: RedisServer) -> AsyncIterator[list[RedisLink]]:
+    made = [RedisLink(redis_server.url, rejoin_first=0.05, rejoin_max=0.2) for _ in range(2)]
+    yield made
+    for link in made:
+        await link.close()
+
+
+def fleet(links: list[RedisLink], share: float = 0.5, **limits: float) -> list[RedisBudget]:
+    settings = LimiterSettings(**limits)  # type: ignore[arg-type]
+    return [SharedBudgets(link, settings, fallback_share=share)(KEY) for link in links]
+
+
+async def pace(budget: RedisBudget, cost: Cost, until: float) -> int:
+    """Takes `cost` as fast as the budget allows until `until`; the grants."""
+    granted = 0
+    while time.monotonic() < until:
+        wait = await budget.take(cost)
+        if wait == 0.0:
+            granted += 1
+        else:
+            await asyncio.sleep(wait)
+    return granted
+
+
+async def test_two_replicas_share_one_request_quota(links: list[RedisLink]) -> None:
+    budgets = fleet(links, initial_rate=400.0, max_rate=400.0)
+    start = time.monotonic()
+    grants = await asyncio.gather(*(pace(b, Cost(1.0), start + 1.0) for b in budgets))
+    elapsed = time.monotonic() - start
+    total = sum(grants)
+    # The first burst (3 calls) plus 400 calls/s, whoever asks: never more.
+    assert total <= 3 + 400 * elapsed + 1
+    assert total >= 0.85 * 400 * 1.0, grants  # and the quota is used
+    assert min(grants) >= 0.25 * total, grants  # both replicas got calls
+    # Leases cut the round trips well below one per call.
+    trips = sum(b.round_trips for b in budgets)
+    assert trips < total, (trips, total)
+
+
+async def test_two_replicas_share_one_token_quota(links: list[RedisLink]) -> None:
+    # A told token rate: 2,000 tokens/s, calls of 100 tokens: 20 calls/s.
+    budgets = fleet(links, initial_rate=1000.0, max_rate=1000.0, max_token_rate=2000.0)
+    start = time.monotonic()
+    grants = await asyncio.gather(*(pace(b, Cost(1.0, 100.0), start + 1.0) for b in budgets))
+    elapsed = time.monotonic() - start
+    total = sum(grants)
+    # The first tokens (0.1 s worth) plus 2,000/s, in calls of 100.
+    assert total * 100 <= 200 + 2000 * elapsed + 100
+    assert total >= 0.8 * 20, grants
+
+
+async def test_a_throttle_seen_by_one_replica_lowers_the_rate_of_the_other(
+    links: list[RedisLink],
+) -> None:
+    a, b = fleet(links, share=1.0, initial_rate=400.0)
+    assert await a.take(Cost(1.0)) == 0.0
+    await b.take(Cost(1.0))  # b too has the shared state (its grant may have to wait)
+    assert a.rates.requests == b.rates.requests == 400.0
+    # A round in which the quota was clearly exceeded: 30 of 40 throttled,
+    # 100 calls/s accepted while saturated.
+    throttled = Round(0.2, 40, 10, 30, saturated=0.1, saturated_calls_ok=10,
+                      saturated_answers=40)  # fmt: skip
+    cut = a.observe(throttled).requests
+    assert cut < 150.0  # in force at a at once
+    for _ in range(50):  # published in the background
+        await asyncio.sleep(0.01)
+        if a._publisher is None:
+            break
+    await asyncio.sleep(0.3)  # b's lease expires
+    await b.take(Cost(1.0))
+    assert b.rates.requests == pytest.approx(cut)
+    assert b.controller.requests.mode.value == "hold"  # as if b had been throttled
+
+
+async def test_one_replica_probes_upward_at_a_time(links: list[RedisLink]) -> None:
+    a, b = fleet(links, share=1.0, initial_rate=50.0)
+    await a.take(Cost(1.0))
+    await b.take(Cost(1.0))
+    # A clean round in which our pacing bound (50 calls/s for 0.2 s, all sent).
+    clean = Round(0.2, 10, 10, 0)
+    for budget in (a, b):
+        budget.observe(clean)
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if a._publisher is None and b._publisher is None:
+            break
+    assert [a.probing, b.probing].count(True) == 1
+    prober, other = (a, b) if a.probing else (b, a)
+    grown = prober.observe(clean).requests
+    assert grown > 50.0  # start-up doubling, by the prober only
+    assert other.observe(clean).requests == 50.0
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if prober._publisher is None:
+            break
+    await asyncio.sleep(0.3)
+    await other.take(Cost(1.0))
+    assert other.rates.requests == pytest.approx(grown)  # the others follow the prober
+
+
+async def test_keys_hold_a_hash_not_the_credentials_or_target(
+    redis_server: RedisServer, links: list[RedisLink]
+) -> None:
+    (a, _) = fleet(links)
+    await a.take(Cost(1.0))
+    raw = aioredis.Redis.from_url(redis_server.url)
+    try:
+        keys = [k.decode() for k in await raw.keys("*")]
+    finally:
+        await raw.aclose()
+    assert keys and all(budget_key(KEY) in k for k in keys)
+    assert not any(part in k for k in keys for part in KEY)
+
+
+async def test_redis_killed_falls_back_and_rejoins(
+    redis_server: RedisServer, links: list[RedisLink], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="vectorizer.ratelimit.redis_budget")
+    a, b = fleet(links, initial_rate=100.0, max_rate=100.0)
+    start = time.monotonic()
+    await asyncio.gather(pace(a, Cost(1.0), start + 0.3), pace(b, Cost(1.0), start + 0.3))
+    assert a.live_replicas == 2
+    assert metrics.REGISTRY.get_sample_value("vectorizer_rate_budget_shared") == 1.0
+
+    assert redis_server.proc is not None
+    redis_server.proc.kill()
+    redis_server.proc.wait()
+    start = time.monotonic()
+    granted = await pace(a, Cost(1.0), start + 1.0)
+    elapsed = time.monotonic() - start
+    assert links[0].state == FALLBACK and a.fallback
+    assert metrics.REGISTRY.get_sample_value("vectorizer_rate_budget_shared") == 0.0
+    # Half the last shared rate (two replicas were live): 50 calls/s.
+    assert 0.6 * 50 * elapsed <= granted <= 50 * elapsed + 2
+    said = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(said) == 1  # once, not per call
+    assert "redis://" not in said[0].getMessage()
+
+    redis_server.start()  # same port, empty: no state, no scripts loaded
+    deadline = time.monotonic() + 5.0
+    while links[0].state != SHARED and time.monotonic() < deadline:
+        await a.take(Cost(1.0))
+        await asyncio.sleep(0.05)
+    assert links[0].state == SHARED
+    trips = a.round_trips
+    await asyncio.sleep(0.3)
+    await a.take(Cost(1.0))
+    assert not a.fallback and a.round_trips > trips  # served through Redis again
+    assert metrics.REGISTRY.get_sample_value("vectorizer_rate_budget_shared") == 1.0
+    assert len([r for r in caplog.records if "reachable again" in r.getMessage()]) == 1
+
+
+async def test_a_take_cancelled_mid_round_trip_takes_nothing(links: list[RedisLink]) -> None:
+    (a, _) = fleet(links, share=1.0, initial_rate=1000.0, max_rate=1000.0)
+    task = asyncio.create_task(a.take(Cost(1.0)))
+    await asyncio.sleep(0)  # the round trip is on its way
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.05)  # the round trip ends in its own task
+    trips = a.round_trips
+    assert trips == 1
+    # What it was granted waits in the lease: the next take needs no round trip.
+    assert await a.take(Cost(1.0)) == 0.0
+    assert a.round_trips == trips

@@ -1,0 +1,120 @@
+"""A replica's share of a shared budget (`redis_budget`), the parts that need no Redis.
+
+- `scale_round(round, k)`: a round as the whole fleet would have seen it.
+- `FallbackBuckets`: the local buckets of a replica without Redis, at its
+  share of the shared rates.
+- `lowered`, `raised`, `lower`, `token_rate`: comparing `Rates`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vectorizer.ratelimit.budgets import BURST_SECONDS, Cost, TokenBucket
+from vectorizer.ratelimit.controller import Rates
+from vectorizer.ratelimit.rounds import Round
+
+
+@dataclass(frozen=True)
+class ScaledRound(Round):
+    """A round as the whole fleet would have seen it: what it sent and the
+    rates it measured times `scale` (1 / this replica's share of the calls).
+    The counts that are sample sizes (answers, throttles, the saturated
+    part's) stay this replica's: scaled, a handful of answers would pass
+    for a measure (a saturated part of 6 answers, none accepted, would read
+    as a quota of 0)."""
+
+    raw: Round | None = None
+    scale: float = 1.0
+
+    def delivered_calls(self) -> float:
+        if self.raw is None:
+            return super().delivered_calls()
+        return self.raw.delivered_calls() * self.scale
+
+    def delivered_tokens(self) -> float:
+        if self.raw is None:
+            return super().delivered_tokens()
+        return self.raw.delivered_tokens() * self.scale
+
+
+def scale_round(r: Round, k: float) -> Round:
+    """`r` as the whole fleet would have seen it (see `ScaledRound`)."""
+    if k == 1.0:
+        return r
+    return ScaledRound(
+        r.duration,
+        round(r.calls_sent * k),
+        r.calls_ok,
+        r.calls_throttled,
+        r.tokens_sent * k,
+        r.tokens_ok * k,
+        r.tokens_counted,
+        r.saturated,
+        r.saturated_calls_ok,
+        r.saturated_tokens_ok,
+        r.saturated_answers,
+        raw=r,
+        scale=k,
+    )
+
+
+class FallbackBuckets:
+    """The local buckets of a replica without Redis, at `share` of the rates."""
+
+    def __init__(self, rates: Rates, share: float, now: float):
+        self.share = share
+        self.requests = TokenBucket(0.0, 1.0, 0.0, now)
+        self.tokens = TokenBucket(math.inf, math.inf, 0.0, now)
+        self.set(rates, now, cut=True)
+
+    def set(self, rates: Rates, now: float, cut: bool) -> None:
+        r = rates.requests * self.share
+        self.requests.set_rate(r, max(1.0, r * BURST_SECONDS), now)
+        t = rates.tokens * self.share if rates.tokens is not None else math.inf
+        self.tokens.set_rate(t, math.inf if math.isinf(t) else max(1.0, t * BURST_SECONDS), now)
+        if cut:
+            self.requests.level = min(self.requests.level, 0.0)
+            if not math.isinf(t):
+                self.tokens.level = min(self.tokens.level, 0.0)
+
+    def take(self, cost: Cost, now: float) -> float:
+        wait = max(self.requests.delay(cost.requests, now), self.tokens.delay(cost.tokens, now))
+        if wait > 0.0:
+            return wait
+        self.requests.add(-cost.requests, now)
+        self.tokens.add(-cost.tokens, now)
+        return 0.0
+
+    def refund(self, cost: Cost, now: float) -> None:
+        self.requests.add(cost.requests, now)
+        self.tokens.add(cost.tokens, now)
+
+
+def token_rate(value: float) -> float | None:
+    return None if value < 0 else value
+
+
+def lowered(before: Rates, after: Rates) -> bool:
+    if after.requests < before.requests:
+        return True
+    if after.tokens is None:
+        return False
+    return before.tokens is None or after.tokens < before.tokens
+
+
+def raised(before: Rates, after: Rates) -> bool:
+    if after.requests > before.requests:
+        return True
+    return after.tokens is not None and before.tokens is not None and after.tokens > before.tokens
+
+
+def lower(a: Rates, b: Rates) -> Rates:
+    if a.tokens is None:
+        tokens = b.tokens
+    elif b.tokens is None:
+        tokens = a.tokens
+    else:
+        tokens = min(a.tokens, b.tokens)
+    return Rates(min(a.requests, b.requests), tokens)
