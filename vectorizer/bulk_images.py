@@ -1,0 +1,113 @@
+"""A folder of images for `vectorizer embed --input DIR --output FILE`.
+
+- `image_rows(root)`: every regular file under `root`, recursively, ordered
+  by relative path (POSIX form, which is also the item id). Each `Row`
+  carries the file's path and a fingerprint (size and modification time),
+  so a file changed since a run journaled it is embedded again.
+- `load(row)` / `load_all(rows)`: the row with the file's bytes, or with `problem` set when
+  the file cannot be read or its first bytes are no image format the
+  sidecar takes (`media.sniff_format`); nothing is skipped silently. The
+  server checks the rest (truncated data, the model's limits) per item.
+- `text_only_target(config)`: why an inline target (`--model`, `--config`)
+  cannot embed images, or "" when it can. A named `--collection` is checked
+  by the server's answer instead: it refuses images for a text-only model
+  before any AWS call, which `bulk` turns into an error for the whole job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from vectorizer.bulk_io import InputError, Row
+from vectorizer.media import IMAGE_INVALID, MIME_TYPES, sniff_format
+
+NOT_AN_IMAGE = IMAGE_INVALID
+# The server's item code for images sent to a text-only model.
+MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
+_SNIFF_BYTES = 16
+
+
+def journal_id(row: Row) -> str | int:
+    """What the journal records a row under: its id, plus the file's
+    fingerprint for images (a changed file is a new item)."""
+    return f"{row.id}#{row.fingerprint}" if row.fingerprint else row.id
+
+
+def image_rows(root: Path) -> Iterator[Row]:
+    files: list[tuple[str, Path]] = []
+    try:
+        for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
+            dirnames.sort()
+            for name in filenames:
+                path = Path(dirpath, name)
+                if path.is_file():  # not sockets, fifos or dangling links
+                    files.append((path.relative_to(root).as_posix(), path))
+    except OSError as exc:
+        raise InputError(f"{root}: cannot list: {exc.strerror or exc}") from None
+    files.sort()
+    for index, (rel, path) in enumerate(files):
+        try:
+            st = path.stat()
+        except OSError as exc:
+            yield Row(index, rel, None, f"{rel}: cannot read: {exc.strerror or exc}")
+            continue
+        yield Row(index, rel, None, path=path, fingerprint=f"{st.st_size}:{st.st_mtime_ns}")
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def load_all(rows: list[Row]) -> list[Row]:
+    return [load(r) for r in rows]
+
+
+def load(row: Row) -> Row:
+    """`row` with its file's bytes, or with why it has none."""
+    if row.path is None:
+        return row
+    try:
+        data = row.path.read_bytes()
+    except OSError as exc:
+        return dataclasses.replace(row, problem=f"{row.id}: cannot read: {exc.strerror or exc}")
+    if sniff_format(data[:_SNIFF_BYTES]) is None:
+        kinds = ", ".join(f.upper() for f in MIME_TYPES)
+        what = "is empty" if not data else "does not start like any of them"
+        return dataclasses.replace(
+            row,
+            code=NOT_AN_IMAGE,
+            problem=f"{row.id}: not an image: the file {what} ({kinds} are taken); "
+            "remove it from the folder or convert it",
+        )
+    return dataclasses.replace(row, image=data)
+
+
+def text_only_target(config: Mapping[str, Any]) -> str:
+    """Why the inline target cannot embed images ('' when it can, or when
+    the config is bad: the config check says why then)."""
+    from vectorizer.backends.families import resolve_family
+    from vectorizer.backends.families.image_limits import IMAGE_SPECS
+    from vectorizer.errors import ConfigError
+
+    if (config.get("service") or "bedrock") != "bedrock":
+        return "SageMaker endpoints embed text only"
+    try:
+        codec = resolve_family(str(config.get("model") or ""), str(config.get("family") or ""))
+    except ConfigError:
+        return ""
+    if codec.spec.name in IMAGE_SPECS:
+        return ""
+    return f"{config.get('model')} ({codec.spec.name}) embeds text only"
+
+
+def multimodal_advice() -> str:
+    from vectorizer.backends.families.image_limits import IMAGE_SPECS
+
+    return (
+        "a folder of images needs a multimodal model (families: "
+        f"{', '.join(IMAGE_SPECS)}), e.g. --model amazon.titan-embed-image-v1"
+    )
