@@ -228,6 +228,9 @@ class _Job:
         self.journal.flush()
         if self.fatal:
             print(f"error: {self.fatal}", file=self.err)
+            if not self.state.vectors and not load_state(self.journal.path).vectors:
+                self.journal.close()  # nothing done: no journal to tie the next run to
+                self.journal.path.unlink(missing_ok=True)
             return EXIT_ERROR
         if self.interrupted:
             print(
@@ -286,7 +289,10 @@ class _Job:
                 refused = [f for f in exc.failures if f.code == MEDIA_NOT_SUPPORTED]
                 if refused:
                     # A text-only model: every image would fail the same way.
-                    self.fatal = f"{refused[0].message}; {multimodal_advice()}"
+                    self.fatal = (
+                        f"the model refuses images: {refused[0].message}; name a collection "
+                        "with one, or e.g. --model amazon.titan-embed-image-v1"
+                    )
                     self.stop.set()
                     continue
                 vectors = exc.vectors
