@@ -38,6 +38,7 @@ import grpc
 from tqdm import tqdm
 
 from vectorizer.bulk_images import (
+    BATCH_BYTES,
     MEDIA_NOT_SUPPORTED,
     image_rows,
     journal_id,
@@ -411,14 +412,22 @@ async def _send(
 
 
 def _batches(rows: Iterator[Row], done: set[str], options: BulkOptions) -> Iterator[list[Row]]:
+    """Rows not done yet, `batch_size` at a time, and images within
+    `BATCH_BYTES` a batch (texts weigh nothing here: the server's own limits
+    are far above a batch of them)."""
     batch: list[Row] = []
+    weight = 0
     for row in rows:
         if id_key(journal_id(row)) in done:
             continue
+        if batch and weight + row.size > BATCH_BYTES:
+            yield batch
+            batch, weight = [], 0
         batch.append(row)
+        weight += row.size
         if len(batch) >= options.batch_size:
             yield batch
-            batch = []
+            batch, weight = [], 0
     if batch:
         yield batch
 

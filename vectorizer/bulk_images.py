@@ -6,8 +6,10 @@
   so a file changed since a run journaled it is embedded again.
 - `load(row)` / `load_all(rows)`: the row with the file's bytes, or with `problem` set when
   the file cannot be read or its first bytes are no image format the
-  sidecar takes (`media.sniff_format`); nothing is skipped silently. The
-  server checks the rest (truncated data, the model's limits) per item.
+  sidecar takes (`media.sniff_format`), or it is larger than any model takes
+  (`MAX_FILE_BYTES`); nothing is skipped silently. The server checks the
+  rest (truncated data, the model's own limits) per item.
+- `BATCH_BYTES`: the most image bytes `bulk` puts in one request.
 - `text_only_target(config)`: why an inline target (`--model`, `--config`)
   cannot embed images, or "" when it can. A named `--collection` is checked
   by the server's answer instead: it refuses images for a text-only model
@@ -22,10 +24,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from vectorizer.backends.families.image_limits import BODY_LIMIT, BODY_OVERHEAD, IMAGE_TOO_LARGE
 from vectorizer.bulk_io import InputError, Row
 from vectorizer.media import IMAGE_INVALID, MIME_TYPES, sniff_format
 
 NOT_AN_IMAGE = IMAGE_INVALID
+# No model takes a bigger file: base64 of it overflows Bedrock's request body.
+MAX_FILE_BYTES = (BODY_LIMIT - BODY_OVERHEAD) * 3 // 4
+# Image bytes per request: under the server's default --max-request-bytes
+# (32 MiB) and gRPC message limit (64 MiB), whatever --batch-size says.
+BATCH_BYTES = 16 * 1024 * 1024
 # The server's item code for images sent to a text-only model.
 MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
 _SNIFF_BYTES = 16
@@ -55,7 +63,8 @@ def image_rows(root: Path) -> Iterator[Row]:
         except OSError as exc:
             yield Row(index, rel, None, f"{rel}: cannot read: {exc.strerror or exc}")
             continue
-        yield Row(index, rel, None, path=path, fingerprint=f"{st.st_size}:{st.st_mtime_ns}")
+        fingerprint = f"{st.st_size}:{st.st_mtime_ns}"
+        yield Row(index, rel, None, path=path, fingerprint=fingerprint, size=st.st_size)
 
 
 def _raise(exc: OSError) -> None:
@@ -70,6 +79,13 @@ def load(row: Row) -> Row:
     """`row` with its file's bytes, or with why it has none."""
     if row.path is None:
         return row
+    if row.size > MAX_FILE_BYTES:
+        return dataclasses.replace(
+            row,
+            code=IMAGE_TOO_LARGE,
+            problem=f"{row.id}: {row.size} bytes, over the {MAX_FILE_BYTES} bytes any model "
+            "takes (Bedrock's 25 MB request body, base64 encoded); scale it down",
+        )
     try:
         data = row.path.read_bytes()
     except OSError as exc:

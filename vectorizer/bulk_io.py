@@ -63,6 +63,7 @@ class Row:
     # Image folders (`bulk_images`): the file, its size:mtime, then its bytes.
     path: Path | None = None
     fingerprint: str = ""
+    size: int = 0  # the file's bytes
     image: bytes | None = field(default=None, repr=False)
 
     @property

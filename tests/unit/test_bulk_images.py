@@ -7,7 +7,16 @@ import os
 from pathlib import Path
 
 from tests.images import make
-from vectorizer.bulk_images import image_rows, journal_id, load, text_only_target
+from vectorizer.bulk import BulkOptions, _batches
+from vectorizer.bulk_images import (
+    BATCH_BYTES,
+    MAX_FILE_BYTES,
+    image_rows,
+    journal_id,
+    load,
+    text_only_target,
+)
+from vectorizer.bulk_io import Row
 
 
 def test_rows_are_every_file_by_relative_path(tmp_path: Path) -> None:
@@ -49,3 +58,23 @@ def test_text_only_inline_targets() -> None:
     assert text_only_target({"model": "cohere.embed-v4:0"}) == ""
     assert "embeds text only" in text_only_target({"model": "amazon.titan-embed-text-v2:0"})
     assert "SageMaker" in text_only_target({"service": "sagemaker", "endpoint": "e"})
+
+
+def test_a_file_larger_than_any_model_takes_is_not_read(tmp_path: Path) -> None:
+    with (tmp_path / "huge.png").open("wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing to write or read
+    (row,) = image_rows(tmp_path)
+    loaded = load(row)
+    assert loaded.image is None and loaded.code == "IMAGE_TOO_LARGE"
+    assert f"huge.png: {MAX_FILE_BYTES + 1} bytes, over" in loaded.problem
+
+
+def test_batches_of_images_stay_within_the_byte_budget() -> None:
+    big = BATCH_BYTES // 3
+    rows = [Row(i, f"f{i}", None, fingerprint="x", size=big) for i in range(7)]
+    options = BulkOptions(input=Path("."), output=Path("o.npy"), batch_size=64)
+    batches = list(_batches(iter(rows), done=set(), options=options))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    texts = [Row(i, i, "t") for i in range(5)]
+    small = BulkOptions(input=Path("."), output=Path("o.npy"), batch_size=2)
+    assert [len(b) for b in _batches(iter(texts), set(), small)] == [2, 2, 1]
