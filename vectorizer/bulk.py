@@ -7,8 +7,9 @@ job below is the same.
 - `BulkOptions`: what the command line asked for.
 - `run_bulk(options)`: the whole job, returning the exit code:
   1. read the input once for its ids (unique, or the job cannot resume),
-  2. check the target with the server (unknown collection, bad config and
-     an unreachable server stop here, before any work),
+  2. check the target with the server (`bulk_target`: unknown collection,
+     bad config, a text-only model for images and an unreachable server
+     stop here, before any work),
   3. open the journal next to the output (`bulk_journal`), skipping every
      item it already holds a vector for,
   4. send batches of `batch_size` texts, `concurrency` requests at a time,
@@ -34,17 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import grpc
 from tqdm import tqdm
 
 from vectorizer.bulk_images import (
     BATCH_BYTES,
-    MEDIA_NOT_SUPPORTED,
     image_rows,
     journal_id,
     load_all,
-    multimodal_advice,
-    text_only_target,
 )
 from vectorizer.bulk_io import (
     Id,
@@ -59,6 +56,7 @@ from vectorizer.bulk_io import (
     write_output,
 )
 from vectorizer.bulk_journal import Journal, JournalError, JournalState, id_key, load_state
+from vectorizer.bulk_target import MEDIA_NOT_SUPPORTED, TargetError, check_target
 from vectorizer.client import (
     AsyncVectorizerClient,
     EmbeddingError,
@@ -66,10 +64,7 @@ from vectorizer.client import (
     PurposeName,
     RequestError,
     RetryPolicy,
-    VectorizerClient,
 )
-from vectorizer.config import parse_config_json
-from vectorizer.errors import ConfigError
 from vectorizer.v1 import vectorizer_pb2 as pb
 
 EXIT_OK = 0
@@ -126,7 +121,7 @@ class _Stop(Exception):
 def run_bulk(options: BulkOptions, err: IO[str] = sys.stderr) -> int:
     try:
         job = _Job.plan(options, err)
-    except (InputError, JournalError, _Stop) as exc:
+    except (InputError, JournalError, TargetError, _Stop) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_ERROR
     try:
@@ -184,7 +179,7 @@ class _Job:
                 yield row
 
         ids = scan_ids(keyed(_rows(o, in_fmt)))
-        _preflight(o)
+        check_target(o.address, o.metadata, o.collection, o.config, images=o.images)
         journal, state = Journal.open(paths.journal, o.job())
         return cls(o, in_fmt, out_fmt, ids, keys, journal, state, err)
 
@@ -430,32 +425,3 @@ def _batches(rows: Iterator[Row], done: set[str], options: BulkOptions) -> Itera
             batch, weight = [], 0
     if batch:
         yield batch
-
-
-def _preflight(options: BulkOptions) -> None:
-    """Unknown collection, bad config or no server: say so before any work."""
-    try:
-        with VectorizerClient(options.address, timeout=10.0, metadata=options.metadata) as client:
-            if options.config is not None:
-                try:
-                    parse_config_json(options.config)
-                except ConfigError as exc:
-                    raise _Stop(f"bad config: {exc.message}") from None
-                errors = client.validate(options.config)
-                if errors:
-                    raise _Stop("bad config: " + "; ".join(errors))
-                why = text_only_target(options.config) if options.images else ""
-                if why:
-                    raise _Stop(f"{why}; {multimodal_advice()}")
-            else:
-                meta = client.meta()
-                if options.collection not in meta.collections:
-                    known = ", ".join(meta.collections) or "none loaded"
-                    raise _Stop(
-                        f"the server has no collection {options.collection!r} (known: {known})"
-                    )
-    except grpc.RpcError as exc:
-        code = exc.code()  # type: ignore[attr-defined]
-        if code is grpc.StatusCode.UNAVAILABLE or code is grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise _Stop(f"cannot reach the vectorizer server at {options.address}") from None
-        raise _Stop(f"the server refused the check: {code.name}: {exc.details()}") from None  # type: ignore[attr-defined]

@@ -10,19 +10,14 @@
   (`MAX_FILE_BYTES`); nothing is skipped silently. The server checks the
   rest (truncated data, the model's own limits) per item.
 - `BATCH_BYTES`: the most image bytes `bulk` puts in one request.
-- `text_only_target(config)`: why an inline target (`--model`, `--config`)
-  cannot embed images, or "" when it can. A named `--collection` is checked
-  by the server's answer instead: it refuses images for a text-only model
-  before any AWS call, which `bulk` turns into an error for the whole job.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from vectorizer.backends.families.image_limits import BODY_LIMIT, BODY_OVERHEAD, IMAGE_TOO_LARGE
 from vectorizer.bulk_io import InputError, Row
@@ -34,8 +29,6 @@ MAX_FILE_BYTES = (BODY_LIMIT - BODY_OVERHEAD) * 3 // 4
 # Image bytes per request: under the server's default --max-request-bytes
 # (32 MiB) and gRPC message limit (64 MiB), whatever --batch-size says.
 BATCH_BYTES = 16 * 1024 * 1024
-# The server's item code for images sent to a text-only model.
-MEDIA_NOT_SUPPORTED = "MEDIA_NOT_SUPPORTED"
 _SNIFF_BYTES = 16
 
 
@@ -100,30 +93,3 @@ def load(row: Row) -> Row:
             "remove it from the folder or convert it",
         )
     return dataclasses.replace(row, image=data)
-
-
-def text_only_target(config: Mapping[str, Any]) -> str:
-    """Why the inline target cannot embed images ('' when it can, or when
-    the config is bad: the config check says why then)."""
-    from vectorizer.backends.families import resolve_family
-    from vectorizer.backends.families.image_limits import IMAGE_SPECS
-    from vectorizer.errors import ConfigError
-
-    if (config.get("service") or "bedrock") != "bedrock":
-        return "SageMaker endpoints embed text only"
-    try:
-        codec = resolve_family(str(config.get("model") or ""), str(config.get("family") or ""))
-    except ConfigError:
-        return ""
-    if codec.spec.name in IMAGE_SPECS:
-        return ""
-    return f"{config.get('model')} ({codec.spec.name}) embeds text only"
-
-
-def multimodal_advice() -> str:
-    from vectorizer.backends.families.image_limits import IMAGE_SPECS
-
-    return (
-        "a folder of images needs a multimodal model (families: "
-        f"{', '.join(IMAGE_SPECS)}), e.g. --model amazon.titan-embed-image-v1"
-    )

@@ -14,9 +14,9 @@ from vectorizer.bulk_images import (
     image_rows,
     journal_id,
     load,
-    text_only_target,
 )
 from vectorizer.bulk_io import Row
+from vectorizer.bulk_target import text_only_target
 
 
 def test_rows_are_every_file_by_relative_path(tmp_path: Path) -> None:
