@@ -352,13 +352,10 @@ class _Job:
         paths = sidecar_paths(o.output)
         pairs = list(zip(self.ids, self.keys, strict=True))
         ok = [(i, k) for i, k in pairs if k in state.vectors]
+        unknown = {"code": "INTERNAL", "message": "no result recorded", "retryable": True}
         failures = [
-            {
-                **state.failures.get(
-                    k, {"code": "INTERNAL", "message": "no result recorded", "retryable": True}
-                ),
-                "id": i,  # the item's id, not its journal key
-            }
+            # The item's id, not its journal key (an image's carries the fingerprint).
+            {"id": i, **{n: v for n, v in state.failures.get(k, unknown).items() if n != "id"}}
             for i, k in pairs
             if k not in state.vectors
         ]
