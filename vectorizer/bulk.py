@@ -1,10 +1,15 @@
 """Bulk embedding from the terminal: `vectorizer embed --input FILE --output FILE`.
 
+`--input DIR` embeds a folder of images instead (`bulk_images`: one item per
+file, its relative path the id) through a multimodal model; the rest of the
+job below is the same.
+
 - `BulkOptions`: what the command line asked for.
 - `run_bulk(options)`: the whole job, returning the exit code:
   1. read the input once for its ids (unique, or the job cannot resume),
-  2. check the target with the server (unknown collection, bad config and
-     an unreachable server stop here, before any work),
+  2. check the target with the server (`bulk_target`: unknown collection,
+     bad config, a text-only model for images and an unreachable server
+     stop here, before any work),
   3. open the journal next to the output (`bulk_journal`), skipping every
      item it already holds a vector for,
   4. send batches of `batch_size` texts, `concurrency` requests at a time,
@@ -30,9 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import grpc
 from tqdm import tqdm
 
+from vectorizer.bulk_images import (
+    BATCH_BYTES,
+    image_rows,
+    journal_id,
+    load_all,
+)
 from vectorizer.bulk_io import (
     Id,
     InputError,
@@ -46,6 +56,7 @@ from vectorizer.bulk_io import (
     write_output,
 )
 from vectorizer.bulk_journal import Journal, JournalError, JournalState, id_key, load_state
+from vectorizer.bulk_target import MEDIA_NOT_SUPPORTED, TargetError, check_target
 from vectorizer.client import (
     AsyncVectorizerClient,
     EmbeddingError,
@@ -53,10 +64,8 @@ from vectorizer.client import (
     PurposeName,
     RequestError,
     RetryPolicy,
-    VectorizerClient,
 )
-from vectorizer.config import parse_config_json
-from vectorizer.errors import ConfigError
+from vectorizer.v1 import vectorizer_pb2 as pb
 
 EXIT_OK = 0
 EXIT_FAILED_ITEMS = 1
@@ -85,11 +94,18 @@ class BulkOptions:
     progress: bool = True
     metadata: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def images(self) -> bool:
+        """A folder of images rather than a file of texts."""
+        return self.input.is_dir()
+
     def job(self) -> dict[str, Any]:
         """What a journal must match to be resumed."""
         target: dict[str, Any] = (
             {"collection": self.collection} if self.collection else {"config": self.config}
         )
+        if self.images:
+            return {**target, "purpose": self.purpose, "input": "image folder"}
         return {
             **target,
             "purpose": self.purpose,
@@ -105,7 +121,7 @@ class _Stop(Exception):
 def run_bulk(options: BulkOptions, err: IO[str] = sys.stderr) -> int:
     try:
         job = _Job.plan(options, err)
-    except (InputError, JournalError, _Stop) as exc:
+    except (InputError, JournalError, TargetError, _Stop) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_ERROR
     try:
@@ -130,6 +146,7 @@ class _Job:
     in_fmt: str
     out_fmt: str
     ids: list[Id]
+    keys: list[str]  # journal key of each id, in order
     journal: Journal
     state: JournalState
     err: IO[str]
@@ -143,33 +160,42 @@ class _Job:
         o = options
         if o.batch_size < 1 or o.concurrency < 1:
             raise _Stop("--batch-size and --concurrency must be at least 1")
-        in_fmt = input_format(o.input, o.input_format)
+        in_fmt = "images" if o.images else input_format(o.input, o.input_format)
         out_fmt = output_format(o.output, o.output_format)
-        if not o.input.is_file():
-            raise _Stop(f"{o.input}: no such file")
+        if not o.images and not o.input.is_file():
+            raise _Stop(f"{o.input}: no such file or folder")
+        if o.images and o.output.resolve().is_relative_to(o.input.resolve()):
+            raise _Stop(f"write --output outside the folder {o.input} (it would be embedded)")
         paths = sidecar_paths(o.output)
         if o.restart:
             paths.journal.unlink(missing_ok=True)
         if o.output.exists() and not paths.journal.exists() and not (o.overwrite or o.restart):
             raise _Stop(f"{o.output} exists; pass --overwrite to replace it")
-        ids = scan_ids(read_rows(o.input, in_fmt, o.text_field, o.id_field))
-        _preflight(o)
+        keys: list[str] = []
+
+        def keyed(rows: Iterator[Row]) -> Iterator[Row]:
+            for row in rows:
+                keys.append(id_key(journal_id(row)))
+                yield row
+
+        ids = scan_ids(keyed(_rows(o, in_fmt)))
+        check_target(o.address, o.metadata, o.collection, o.config, images=o.images)
         journal, state = Journal.open(paths.journal, o.job())
-        return cls(o, in_fmt, out_fmt, ids, journal, state, err)
+        return cls(o, in_fmt, out_fmt, ids, keys, journal, state, err)
 
     # --- the run ------------------------------------------------------------------
 
     async def run(self) -> int:
         o = self.options
         done = self.state.done()
-        already = sum(1 for i in self.ids if id_key(i) in done)
+        already = sum(1 for k in self.keys if k in done)
         if already:
             print(f"resuming: {already} of {len(self.ids)} items already embedded", file=self.err)
         self._watch_signals()
         bar = tqdm(
             total=len(self.ids),
             initial=already,
-            unit="text",
+            unit="image" if o.images else "text",
             desc="embedding",
             disable=not o.progress,
             file=self.err,
@@ -198,6 +224,9 @@ class _Job:
         self.journal.flush()
         if self.fatal:
             print(f"error: {self.fatal}", file=self.err)
+            if not self.state.vectors and not load_state(self.journal.path).vectors:
+                self.journal.close()  # nothing done: no journal to tie the next run to
+                self.journal.path.unlink(missing_ok=True)
             return EXIT_ERROR
         if self.interrupted:
             print(
@@ -212,13 +241,16 @@ class _Job:
         self, queue: asyncio.Queue[list[Row] | None], done: set[str], bar: tqdm
     ) -> None:
         o = self.options
-        for batch in _batches(read_rows(o.input, self.in_fmt, o.text_field, o.id_field), done, o):
+        for batch in _batches(_rows(o, self.in_fmt), done, o):
             if self.stop.is_set():
                 return
-            sendable = [r for r in batch if r.text is not None]
+            if o.images:  # read and sniff the files off the event loop
+                batch = await asyncio.to_thread(load_all, batch)
+            sendable = [r for r in batch if r.sendable]
             for row in batch:
-                if row.text is None:
-                    self.journal.add_failure(row.id, LOCAL_FAILURE, row.problem, False)
+                if not row.sendable:
+                    code = row.code or LOCAL_FAILURE
+                    self.journal.add_failure(journal_id(row), code, row.problem, False)
                     self._count_failed(bar, 1)
             if len(sendable) < len(batch):
                 bar.update(len(batch) - len(sendable))
@@ -235,10 +267,9 @@ class _Job:
         while (batch := await queue.get()) is not None:
             if self.stop.is_set():
                 continue  # not started: left for the next run
-            texts = [r.text or "" for r in batch]
             purpose: PurposeName = "query" if self.options.purpose == "query" else "document"
             try:
-                vectors: list[list[float] | None] = list(await client.embed(texts, purpose=purpose))
+                vectors: list[list[float] | None] = list(await _send(client, batch, purpose))
                 failures: dict[int, ItemFailure] = {}
             except EmbeddingError as exc:
                 if _unavailable(exc, len(batch)):
@@ -248,6 +279,15 @@ class _Job:
                         f"the server at {self.options.address} is unavailable ({detail}); "
                         f"progress is kept in {self.journal.path}: run the same command "
                         "again to resume"
+                    )
+                    self.stop.set()
+                    continue
+                refused = [f for f in exc.failures if f.code == MEDIA_NOT_SUPPORTED]
+                if refused:
+                    # A text-only model: every image would fail the same way.
+                    self.fatal = (
+                        f"the model refuses images: {refused[0].message}; name a collection "
+                        "with one, or e.g. --model amazon.titan-embed-image-v1"
                     )
                     self.stop.set()
                     continue
@@ -274,10 +314,10 @@ class _Job:
                 code = failure.code if failure else "INTERNAL"
                 message = failure.message if failure else "no vector came back"
                 retryable = failure.retryable if failure else True
-                self.journal.add_failure(row.id, code, message, retryable)
+                self.journal.add_failure(journal_id(row), code, message, retryable)
                 self._count_failed(bar, 1)
             else:
-                self.journal.add_vector(row.id, vector)
+                self.journal.add_vector(journal_id(row), vector)
         self.journal.flush()
         bar.update(len(batch))
 
@@ -310,18 +350,18 @@ class _Job:
         self.journal.flush()
         state = load_state(self.journal.path)
         paths = sidecar_paths(o.output)
-        ok = [i for i in self.ids if id_key(i) in state.vectors]
-        missing = [i for i in self.ids if id_key(i) not in state.vectors]
+        pairs = list(zip(self.ids, self.keys, strict=True))
+        ok = [(i, k) for i, k in pairs if k in state.vectors]
+        unknown = {"code": "INTERNAL", "message": "no result recorded", "retryable": True}
         failures = [
-            state.failures.get(
-                id_key(i),
-                {"id": i, "code": "INTERNAL", "message": "no result recorded", "retryable": True},
-            )
-            for i in missing
+            # The item's id, not its journal key (an image's carries the fingerprint).
+            {"id": i, **{n: v for n, v in state.failures.get(k, unknown).items() if n != "id"}}
+            for i, k in pairs
+            if k not in state.vectors
         ]
         with state.path.open("rb") as fh:
-            vectors = (state.vector(id_key(i), fh) for i in ok)
-            write_output(o.output, self.out_fmt, ok, vectors, state.dim or 0)
+            vectors = (state.vector(k, fh) for _, k in ok)
+            write_output(o.output, self.out_fmt, [i for i, _ in ok], vectors, state.dim or 0)
         failed = write_failed(paths.failed, failures)
         if failed:
             retryable = sum(1 for f in failures if f.get("retryable"))
@@ -349,40 +389,36 @@ def _unavailable(exc: EmbeddingError, count: int) -> bool:
     return len(exc.failures) == count and all(f.code == "UNAVAILABLE" for f in exc.failures)
 
 
+def _rows(options: BulkOptions, fmt: str) -> Iterator[Row]:
+    o = options
+    return image_rows(o.input) if o.images else read_rows(o.input, fmt, o.text_field, o.id_field)
+
+
+async def _send(
+    client: AsyncVectorizerClient, batch: list[Row], purpose: PurposeName
+) -> list[list[float]]:
+    if batch[0].image is not None:
+        images = [pb.Image(data=r.image or b"") for r in batch]
+        return await client.embed_images(images, purpose=purpose)
+    return await client.embed([r.text or "" for r in batch], purpose=purpose)
+
+
 def _batches(rows: Iterator[Row], done: set[str], options: BulkOptions) -> Iterator[list[Row]]:
+    """Rows not done yet, `batch_size` at a time, and images within
+    `BATCH_BYTES` a batch (texts weigh nothing here: the server's own limits
+    are far above a batch of them)."""
     batch: list[Row] = []
+    weight = 0
     for row in rows:
-        if id_key(row.id) in done:
+        if id_key(journal_id(row)) in done:
             continue
+        if batch and weight + row.size > BATCH_BYTES:
+            yield batch
+            batch, weight = [], 0
         batch.append(row)
+        weight += row.size
         if len(batch) >= options.batch_size:
             yield batch
-            batch = []
+            batch, weight = [], 0
     if batch:
         yield batch
-
-
-def _preflight(options: BulkOptions) -> None:
-    """Unknown collection, bad config or no server: say so before any work."""
-    try:
-        with VectorizerClient(options.address, timeout=10.0, metadata=options.metadata) as client:
-            if options.config is not None:
-                try:
-                    parse_config_json(options.config)
-                except ConfigError as exc:
-                    raise _Stop(f"bad config: {exc.message}") from None
-                errors = client.validate(options.config)
-                if errors:
-                    raise _Stop("bad config: " + "; ".join(errors))
-            else:
-                meta = client.meta()
-                if options.collection not in meta.collections:
-                    known = ", ".join(meta.collections) or "none loaded"
-                    raise _Stop(
-                        f"the server has no collection {options.collection!r} (known: {known})"
-                    )
-    except grpc.RpcError as exc:
-        code = exc.code()  # type: ignore[attr-defined]
-        if code is grpc.StatusCode.UNAVAILABLE or code is grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise _Stop(f"cannot reach the vectorizer server at {options.address}") from None
-        raise _Stop(f"the server refused the check: {code.name}: {exc.details()}") from None  # type: ignore[attr-defined]

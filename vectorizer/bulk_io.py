@@ -1,6 +1,7 @@
 """Files in and out of `vectorizer embed --input FILE --output FILE`.
 
-- `Row`: one input item: its position, its id, its text (or why it has none).
+- `Row`: one input item: its position, its id, its text or image (or why
+  it has none).
 - `input_format(path, given)` / `output_format(path, given)`: the format by
   flag, else by file extension.
 - `read_rows(path, fmt, text_field, id_field)`: the items of a JSONL, CSV,
@@ -25,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,16 @@ class Row:
     id: Id
     text: str | None
     problem: str = ""  # why there is no text to embed
+    code: str = ""  # the item code of `problem` ("" : BAD_INPUT)
+    # Image folders (`bulk_images`): the file, its size:mtime, then its bytes.
+    path: Path | None = None
+    fingerprint: str = ""
+    size: int = 0  # the file's bytes
+    image: bytes | None = field(default=None, repr=False)
+
+    @property
+    def sendable(self) -> bool:
+        return not self.problem and (self.text is not None or self.image is not None)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
   dimension and first values (or its item error).
 - `vectorizer embed --input FILE --output FILE`: embed a whole file (JSONL,
   CSV, plain lines or Parquet) into JSONL, NPY or Parquet, resumably; the
-  work is done by `vectorizer.bulk`.
+  work is done by `vectorizer.bulk`. `--input DIR` embeds every image file
+  in a folder (recursively) with a multimodal model.
 - `vectorizer validate CONFIG.json`: check a collection's moduleConfig JSON
   (bare, under "text2vec-aws", or a whole Weaviate class definition with its
   properties) locally (no server, no AWS call) and print every problem.
@@ -213,7 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     e.add_argument("--token-file", help="file holding the server's bearer token")
     bulk = e.add_argument_group("bulk (--input FILE --output FILE)")
-    bulk.add_argument("--input", help="JSONL, CSV, plain-lines (.txt) or Parquet file")
+    bulk.add_argument(
+        "--input",
+        help="JSONL, CSV, plain-lines (.txt) or Parquet file; or a folder of images "
+        "(every file under it, ids = relative paths; needs a multimodal model)",
+    )
     bulk.add_argument("--output", help="JSONL, NPY or Parquet file to write")
     bulk.add_argument("--input-format", default="", choices=["", *INPUT_FORMATS])
     bulk.add_argument("--output-format", default="", choices=["", *OUTPUT_FORMATS])
@@ -226,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--id-field", default="id", help="field or column of the item id (default: id)"
     )
-    bulk.add_argument("--batch-size", type=int, default=64, help="texts per request")
+    bulk.add_argument("--batch-size", type=int, default=64, help="texts (images) per request")
     bulk.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     bulk.add_argument("--restart", action="store_true", help="discard a previous run's progress")
     bulk.add_argument("--overwrite", action="store_true", help="replace an existing output file")
