@@ -80,6 +80,16 @@ def test_rate_limits_are_what_go_accepts(
     assert abs(seen.reset_requests - backlog / rate) < 0.002
 
 
+def test_limit_tokens_never_above_the_learned_token_rate() -> None:
+    # 100 calls/s of 96 texts of 50 tokens would say 28.8M tokens/min; a token
+    # quota learned at 20,000 tokens/s caps it at 1.2M.
+    capped = derive(TargetLoad(100.0, 0, 96, token_rate=20_000.0), 50.0)
+    assert capped.limit_tokens == 1_200_000
+    assert capped.limit_requests == 6_000
+    uncapped = derive(TargetLoad(100.0, 0, 96), 50.0)
+    assert uncapped.limit_tokens == 28_800_000
+
+
 def test_tokens_per_text() -> None:
     assert tokens_per_text(["a b", "c d"], 10) == 5
     assert tokens_per_text(["x" * 400], 0) == 100  # bytes / 4 when the model counts none

@@ -95,6 +95,7 @@ class TargetLoad:
     rate: float  # upstream calls per second the adaptive limiter allows now
     backlog: int  # upstream calls in flight or queued on it
     texts_per_call: int  # texts one upstream call carries
+    token_rate: float | None = None  # input tokens per second, once the limiter paces tokens
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ async def embed_items(
         rate=limiter.rate,
         backlog=limiter.in_flight + limiter.waiting,
         texts_per_call=max(1, prepared.max_batch_size),
+        token_rate=limiter.token_rate,
     )
     return Outcome(outcome.results, outcome.model, outcome.dimensions, outcome.input_tokens, load)
 

@@ -13,7 +13,9 @@ Per minute, as OpenAI counts:
 - `limit-tokens` = limit-requests x texts per call x tokens per text: the
   text those calls carry. Tokens per text is this answer's own measure (the
   model's token count over its texts), or UTF-8 bytes / 4 when the model
-  reports no count (OpenAI's rule of thumb for English).
+  reports no count (OpenAI's rule of thumb for English). Once the limiter
+  paces tokens (a token quota was learned or told), never above its token
+  rate x 60.
 - `remaining-*` = the limit less the calls already in flight or queued on the
   target (never below 0).
 - `reset-*` = the time the limiter needs to work off that backlog, as a Go
@@ -66,7 +68,10 @@ def rate_limits(load: TargetLoad, per_text: float) -> RateLimits:
     calls_per_minute = max(0.0, load.rate) * 60.0
     tokens_per_call = load.texts_per_call * per_text
     limit_requests = max(1, math.floor(calls_per_minute))
-    limit_tokens = max(1, math.floor(calls_per_minute * tokens_per_call))
+    tokens_per_minute = calls_per_minute * tokens_per_call
+    if load.token_rate is not None:
+        tokens_per_minute = min(tokens_per_minute, max(0.0, load.token_rate) * 60.0)
+    limit_tokens = max(1, math.floor(tokens_per_minute))
     backlog = max(0, load.backlog)
     return RateLimits(
         limit_requests=limit_requests,
