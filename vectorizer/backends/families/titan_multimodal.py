@@ -66,6 +66,4 @@ class TitanMultimodalCodec(CodecBase):
             vec = one_vector(vector)
         except ValueError as exc:
             raise ValueError(f"{what}: 'embedding': {exc}") from None
-        return ParsedResponse(
-            vectors=vec, input_tokens=token_count(obj.get("inputTextTokenCount"))
-        )
+        return ParsedResponse(vectors=vec, input_tokens=token_count(obj.get("inputTextTokenCount")))
