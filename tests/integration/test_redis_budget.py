@@ -1,7 +1,8 @@
 """The shared rate budget (`vectorizer.ratelimit.redis_budget`) against a real
 redis-server: the Lua scripts' arithmetic (two replicas, one quota), a
-throttle seen by one replica lowering the rate of the other, one prober at
-a time, Redis killed (fallback, said once) and back (rejoin).
+throttle seen by one replica lowering the rate of all through the one
+pacer, only the pacer raising it, Redis killed (fallback, said once) and
+back (rejoin).
 
 Each "replica" is a `RedisLink` of its own (its own client and replica id),
 as two processes would have."""
@@ -90,53 +91,77 @@ async def test_two_replicas_share_one_token_quota(links: list[RedisLink]) -> Non
     assert total >= 0.8 * 20, grants
 
 
-async def test_a_throttle_seen_by_one_replica_lowers_the_rate_of_the_other(
+async def settle(*budgets: RedisBudget) -> None:
+    """Until every budget's background writes (lease, rates) are done."""
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if all(b._publisher is None and b._trip is None for b in budgets):
+            return
+
+
+async def elect(a: RedisBudget, b: RedisBudget) -> tuple[RedisBudget, RedisBudget]:
+    """Both send (a round each): exactly one takes the pacer lease."""
+    sent = Round(0.1, 5, 5, 0)
+    for budget in (a, b):
+        budget.observe(sent)
+    await settle(a, b)
+    assert [a.probing, b.probing].count(True) == 1  # one pacer at a time
+    return (a, b) if a.probing else (b, a)
+
+
+async def test_a_throttle_seen_by_one_replica_lowers_the_rate_of_all(
     links: list[RedisLink],
 ) -> None:
     a, b = fleet(links, share=1.0, initial_rate=400.0)
     assert await a.take(Cost(1.0)) == 0.0
     await b.take(Cost(1.0))  # b too has the shared state (its grant may have to wait)
     assert a.rates.requests == b.rates.requests == 400.0
-    # A round in which the quota was clearly exceeded: 30 of 40 throttled,
-    # 100 calls/s accepted while saturated.
-    throttled = Round(0.2, 40, 10, 30, saturated=0.1, saturated_calls_ok=10,
-                      saturated_answers=40)  # fmt: skip
-    cut = a.observe(throttled).requests
-    assert cut < 150.0  # in force at a at once
-    for _ in range(50):  # published in the background
-        await asyncio.sleep(0.01)
-        if a._publisher is None:
-            break
-    await asyncio.sleep(0.3)  # b's lease expires
-    await b.take(Cost(1.0))
-    assert b.rates.requests == pytest.approx(cut)
-    assert b.controller.requests.mode.value == "hold"  # as if b had been throttled
+    pacer, other = await elect(a, b)
+    await pacer.report()  # the pacer's first sample of the fleet's counters
+    await asyncio.sleep(0.25)
+    # The quota is clearly exceeded, and only the other replica sees it:
+    # 10 calls accepted, 30 throttled, reported as they come.
+    for k in range(40):
+        other.answered(throttled=k >= 10, tokens=0.0, counted=False)
+    await other.report()
+    assert pacer.rates.requests == 400.0  # not yet: the pacer has not seen them
+    await pacer.report()  # its next round trip brings them
+    cut = pacer.rates.requests
+    # 10 accepted over the fleet's round of about 0.25 s, less the margin.
+    assert cut < 100.0, cut
+    assert pacer.controller.requests.mode.value == "hold"
+    await settle(pacer)  # published
+    await asyncio.sleep(0.3)  # the other's lease expires
+    await other.take(Cost(1.0))
+    assert other.rates.requests == pytest.approx(cut)
+    assert other.controller.requests.mode.value == "hold"  # as if it had been throttled
+    assert other.controller.requests.estimate == pytest.approx(pacer.controller.requests.estimate)
 
 
-async def test_one_replica_probes_upward_at_a_time(links: list[RedisLink]) -> None:
+async def test_only_the_pacer_raises_the_rate_and_the_others_follow(
+    links: list[RedisLink],
+) -> None:
     a, b = fleet(links, share=1.0, initial_rate=50.0)
     await a.take(Cost(1.0))
     await b.take(Cost(1.0))
-    # A clean round in which our pacing bound (50 calls/s for 0.2 s, all sent).
-    clean = Round(0.2, 10, 10, 0)
-    for budget in (a, b):
-        budget.observe(clean)
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if a._publisher is None and b._publisher is None:
-            break
-    assert [a.probing, b.probing].count(True) == 1
-    prober, other = (a, b) if a.probing else (b, a)
-    grown = prober.observe(clean).requests
-    assert grown > 50.0  # start-up doubling, by the prober only
-    assert other.observe(clean).requests == 50.0
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if prober._publisher is None:
-            break
+    pacer, other = await elect(a, b)
+    # A replica's own clean rounds in which our pacing bound move nothing:
+    # only the fleet's rounds do, at the pacer.
+    assert other.observe(Round(0.2, 10, 10, 0)).requests == 50.0
+    assert pacer.observe(Round(0.2, 10, 10, 0)).requests == 50.0
+    await pacer.report()
+    start = time.monotonic()
+    granted = await pace(pacer, Cost(1.0), start + 0.5)  # the fleet sends at the rate...
+    for _ in range(granted):
+        pacer.answered(throttled=False, tokens=0.0, counted=False)
+    await pacer.report()  # ...and the pacer's round shows it: start-up doubling
+    grown = pacer.rates.requests
+    assert grown > 50.0
+    assert other.rates.requests == 50.0
+    await settle(pacer)
     await asyncio.sleep(0.3)
     await other.take(Cost(1.0))
-    assert other.rates.requests == pytest.approx(grown)  # the others follow the prober
+    assert other.rates.requests == pytest.approx(grown)  # the others follow the pacer
 
 
 async def test_keys_hold_a_hash_not_the_credentials_or_target(

@@ -101,9 +101,7 @@ _fields = st.tuples(_text, _text, _text, _text, _text)
 
 @settings(max_examples=300)
 @given(a=_fields, b=_fields)
-def test_key_is_injective_over_field_splits(
-    a: tuple[str, ...], b: tuple[str, ...]
-) -> None:
+def test_key_is_injective_over_field_splits(a: tuple[str, ...], b: tuple[str, ...]) -> None:
     def k(fields: tuple[str, ...]) -> str:
         identity, service, region, target, text = fields
         return cache_key(identity, service, region, target, EmbedOptions(), Purpose.QUERY, text)

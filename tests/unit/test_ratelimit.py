@@ -327,6 +327,9 @@ class SuspendingBudget:
     def observe(self, report: Round) -> Rates:
         return self.local.observe(report)
 
+    def answered(self, throttled: bool, tokens: float, counted: bool) -> None:
+        self.local.answered(throttled, tokens, counted)
+
 
 def test_a_budget_that_suspends_keeps_the_bound_the_priorities_and_the_pace() -> None:
     async def main() -> tuple[int, list[int], list[float], int]:

@@ -320,7 +320,7 @@ def test_a_told_token_rate_is_the_ceiling_from_the_start() -> None:
 def test_a_round_closes_after_its_time_and_answers() -> None:
     m = RoundMeter(0.0)
     for i in range(20):
-        m.on_send(10.0, 0.005 * i, idle=False)
+        m.on_send(10.0, 0.005 * i)
     closed = [m.on_answer(False, 10.0, True, 0.01 * (i + 1)) for i in range(12)]
     done = [x for x in closed if x is not None]
     assert len(done) == 1 and closed.index(done[0]) == 9  # at 0.1 s, 10 answers
@@ -331,7 +331,7 @@ def test_a_round_closes_after_its_time_and_answers() -> None:
 
 def test_a_slow_round_closes_at_its_longest() -> None:
     m = RoundMeter(0.0)
-    m.on_send(0.0, 0.0, idle=True)
+    m.on_send(0.0, 0.0)
     assert m.on_answer(False, 0.0, False, 0.5) is None
     done = m.on_answer(False, 0.0, False, r.ROUND_MAX_SECONDS)
     assert done is not None and done.calls_ok == 2 and not done.tokens_counted
@@ -351,7 +351,7 @@ def test_a_saturated_round_closes_early_and_measures_from_the_first_throttle() -
     done = None
     for at, kind, accepted, sent in sorted(events):
         if kind == "send":
-            m.on_send(0.0, at, idle=False)
+            m.on_send(0.0, at)
         else:
             done = m.on_answer(not accepted, 0.0, False, at, sent)
             if done is not None:
@@ -364,9 +364,9 @@ def test_a_saturated_round_closes_early_and_measures_from_the_first_throttle() -
 
 def test_an_idle_gap_starts_a_fresh_round() -> None:
     m = RoundMeter(0.0)
-    m.on_send(0.0, 0.0, idle=True)
+    m.on_send(0.0, 0.0)
     m.on_answer(False, 0.0, False, 0.04)
-    m.on_send(0.0, 100.0, idle=True)  # a hundred seconds later
+    m.on_send(0.0, 100.0)  # a hundred seconds later
     for i in range(r.ROUND_MIN_ANSWERS):
         done = m.on_answer(False, 0.0, False, 100.0 + r.ROUND_SECONDS + 0.001 * i)
     assert done is not None and done.duration < 1.0 and done.calls_sent == 1
@@ -374,21 +374,21 @@ def test_an_idle_gap_starts_a_fresh_round() -> None:
 
 def test_an_idle_gap_closes_a_round_holding_throttles() -> None:
     m = RoundMeter(0.0)
-    m.on_send(0.0, 0.0, idle=True)
+    m.on_send(0.0, 0.0)
     assert m.on_answer(True, 0.0, False, 0.04, 0.0) is None
-    done = m.on_send(0.0, 2.0, idle=True)  # retried after a two-second backoff
+    done = m.on_send(0.0, 2.0)  # retried after a two-second backoff
     assert done is not None and done.calls_throttled == 1
     assert done.duration == pytest.approx(0.04)  # the gap is no part of it
 
 
 def test_a_lone_callers_throttle_closes_the_round_once_nothing_is_in_flight() -> None:
     m = RoundMeter(0.0)
-    m.on_send(0.0, 0.0, idle=True)
+    m.on_send(0.0, 0.0)
     assert m.on_answer(True, 0.0, False, 0.04, 0.0, idle=True) is None  # too soon
-    m.on_send(0.0, 0.06, idle=True)
+    m.on_send(0.0, 0.06)
     done = m.on_answer(True, 0.0, False, 0.11, 0.06, idle=True)
     assert done is not None and done.calls_throttled == 2
-    m.on_send(0.0, 0.2, idle=False)
+    m.on_send(0.0, 0.2)
     assert m.on_answer(True, 0.0, False, 0.35, 0.2, idle=False) is None  # more to come
 
 

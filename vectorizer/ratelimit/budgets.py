@@ -36,6 +36,9 @@ raises).
   the part of a token estimate that AWS's count shows the call did not use.
   A negative `cost.tokens` charges what the call used beyond its estimate
   (the bucket may go into debt; later takes wait it off).
+- `answered(throttled, tokens, counted)`: one answer as it comes (the
+  rounds carry the same, later); a shared budget reports it to its store,
+  where one replica learns the fleet's rates from everyone's answers.
 - `observe(round) -> Rates`: what this process saw in one measurement round
   (`rounds.Round`); answers the rates now in force. The local budget feeds
   its `PacingController` and refills its buckets at the rates that come
@@ -72,6 +75,11 @@ BURST_SECONDS = 0.25
 # must stay below controller.STARTUP_EXIT_THROTTLES).
 INITIAL_BURST_CALLS = 3.0
 INITIAL_BURST_SECONDS = 0.1  # of a told token rate
+# A bucket not taken from for this long refills to the first burst only
+# (INITIAL_BURST_*): the quota's own bucket may have been emptied meanwhile
+# (another client, a quota that starts empty), and a burst saved up while
+# idle would then all be throttled.
+IDLE_SECONDS = 1.0
 # Tokens within this of a whole request count as whole: float drift must not
 # turn a precise wake-up into a second, microscopic sleep.
 _EPSILON = 1e-9
@@ -94,6 +102,8 @@ class RateBudget(Protocol):
     def refund(self, cost: Cost) -> None: ...
 
     def observe(self, report: Round) -> Rates: ...
+
+    def answered(self, throttled: bool, tokens: float, counted: bool) -> None: ...
 
 
 class TokenBucket:
@@ -132,6 +142,11 @@ class TokenBucket:
             return 0.0
         return (need - self.level) / self.rate
 
+    def cap(self, level: float, now: float) -> None:
+        """No more than `level` (what is above it is dropped), debts kept."""
+        self._refill(now)
+        self.level = min(self.level, level)
+
     def add(self, amount: float, now: float) -> None:
         """Take (negative) or give back (positive) `amount`."""
         if math.isinf(self.rate):
@@ -161,6 +176,7 @@ class LocalBudget:
         if rates.tokens is not None:
             self._tokens.level = token_rate * INITIAL_BURST_SECONDS
         self._rates = rates
+        self._last_take = now
 
     def _request_capacity(self, rate: float) -> float:
         return max(1.0, min(rate * BURST_SECONDS, self._max_burst))
@@ -171,12 +187,23 @@ class LocalBudget:
 
     async def take(self, cost: Cost) -> float:
         now = self._clock()
+        if now - self._last_take > IDLE_SECONDS:
+            self._after_idle(now)
         wait = max(self._requests.delay(cost.requests, now), self._tokens.delay(cost.tokens, now))
         if wait > 0.0:
             return wait
         self._requests.add(-cost.requests, now)
         self._tokens.add(-cost.tokens, now)
+        self._last_take = now
         return 0.0
+
+    def _after_idle(self, now: float) -> None:
+        self._requests.cap(INITIAL_BURST_CALLS, now)
+        if not math.isinf(self._tokens.rate):
+            self._tokens.cap(self._tokens.rate * INITIAL_BURST_SECONDS, now)
+
+    def answered(self, throttled: bool, tokens: float, counted: bool) -> None:
+        """Nothing to do: this process's rounds are all the local budget learns from."""
 
     def refund(self, cost: Cost) -> None:
         now = self._clock()

@@ -28,7 +28,9 @@ growth curve:
   clearly below it (STARTUP_EXIT_*). A few throttles of the very first
   calls, which an empty quota bucket gives any client, do not end it: they
   must not leave the rate far below a quota not found yet.
-- HOLD (`HOLD_SECONDS`) after a cut: no growth; a throttled round cuts again
+- HOLD (`HOLD_SECONDS`, doubled for each probe in a row that found the
+  quota where the last one did, up to `MAX_HOLD_DOUBLINGS` times) after a
+  cut: no growth; a throttled round cuts again
   only if it shows clearly less than the estimate (the quota dropped
   again). Throttles of calls sent before a cut are no signal at all: the
   scheduler leaves them out of the rounds, and a cut empties our own
@@ -76,7 +78,7 @@ from vectorizer.ratelimit.rounds import Round
 
 # Start-up (and recovery) growth: rate' = rate * 2 ** (dt / STARTUP_DOUBLING_SECONDS),
 # at most doubling in one round.
-STARTUP_DOUBLING_SECONDS = 0.35
+STARTUP_DOUBLING_SECONDS = 0.5
 # A throttled round in start-up that still accepted calls at our rate or
 # faster is a burst meeting an empty bucket and is let pass. Otherwise
 # start-up ends on a round with STARTUP_EXIT_SHARE of its answers or more
@@ -89,15 +91,26 @@ STARTUP_DOUBLING_SECONDS = 0.35
 # neither way.
 STARTUP_EXIT_THROTTLES = 4
 STARTUP_EXIT_MANY = 16
-STARTUP_EXIT_SHARE = 0.25
+STARTUP_EXIT_SHARE = 0.15
 STARTUP_EXIT_ROUNDS = 2
 # After a throttled round: rate = MARGIN below the accepted rate it measured.
 MARGIN = 0.02
 HOLD_SECONDS = 1.0
+# A probe whose cut measures the quota within CONFIRM_TOLERANCE of the last
+# estimate confirms it: the next HOLD is twice as long (at most
+# 2 ** MAX_HOLD_DOUBLINGS x HOLD_SECONDS). Every probe costs a few throttles;
+# a quota that stays put needs probing less often, and a few percent below
+# it for a few seconds cost less than that.
+CONFIRM_TOLERANCE = 0.05
+MAX_HOLD_DOUBLINGS = 3
 # In HOLD, a throttled round cuts again only if it delivered less than
 # (1 - HOLD_TOLERANCE) x the estimate: the quota dropped again. Less is
-# noise around the quota's empty bucket, and PROBE will measure it anew.
-HOLD_TOLERANCE = 0.1
+# noise around the quota's empty bucket (a tenth of a second holds a few
+# dozen calls), and PROBE will measure it anew.
+HOLD_TOLERANCE = 0.2
+# ...unless this many rounds in a row were throttled, each accepting less
+# than the rate in force: then the rate is above the quota, and cut to it.
+HOLD_PERSISTENT_ROUNDS = 3
 # The quota a throttled round shows. Between two throttled rounds the quota's
 # bucket was empty at both ends, so what was accepted in between, over the
 # time in between, is the quota's refill rate, precisely: nothing refilled
@@ -107,7 +120,7 @@ HOLD_TOLERANCE = 0.1
 # rate (rounds.py), noisier, when it does not, or when it is more than
 # CYCLE_DROP below the cycle's (the quota dropped within the cycle).
 CYCLE_MIN_SECONDS = 0.5
-CYCLE_MAX_SECONDS = 4.0
+CYCLE_MAX_SECONDS = 10.0
 CYCLE_DROP = 0.25
 PROBE_GAIN = 0.05
 PROBE_DOUBLING_SECONDS = 0.5
@@ -214,6 +227,8 @@ class RateController:
         self.estimate = self.rate  # the quota as last measured (or the start rate)
         self._throttled_rounds = 0
         self._cut_at = now
+        self._hold = HOLD_SECONDS
+        self._confirmed = 0  # probes in a row that found the quota unchanged
         self._probe_time = 0.0
         self._best = 0.0  # best rate delivered in a clean round...
         self._best_at = -math.inf  # ...and when
@@ -259,7 +274,7 @@ class RateController:
         if self._cycle is not None:
             seconds, units = self._cycle
             self._cycle = (seconds + s.duration, units + s.accepted_units)
-        if self.mode is Mode.HOLD and now - self._cut_at >= HOLD_SECONDS:
+        if self.mode is Mode.HOLD and now - self._cut_at >= self._hold:
             # HOLD is over. RECOVER starts only in a clean round: a round
             # still throttled would end it at once, and forget the target.
             self._probe_time = 0.0
@@ -304,15 +319,18 @@ class RateController:
             lift = PROBE_GAIN * (2 ** (self._probe_time / PROBE_DOUBLING_SECONDS) - 1)
             self.rate = self._clamp(self.estimate * (1 - MARGIN) * (1 + lift))
 
-    def adopt(self, rate: float, now: float) -> None:
-        """Take a rate set elsewhere (another replica of a shared budget, or
-        a share of the last shared rate): below ours it is a cut, as our own
-        (HOLD); above, it is the estimate growth continues from."""
+    def adopt(self, rate: float, now: float, estimate: float | None = None) -> None:
+        """Take a rate set elsewhere (the pacer of a shared budget, or a share
+        of the last shared rate): below ours it is a cut, as our own (HOLD);
+        above, growth continues from it. `estimate`: the quota as measured
+        where the rate was set (a probe's rate is above it); otherwise the
+        rate is taken for one MARGIN below the quota."""
         if math.isinf(rate) or rate == self.rate:
             return
+        measured = max(estimate or self._clamp(rate) / (1 - MARGIN), self.floor)
         if rate < self.rate:
             self.rate = self._clamp(rate)
-            self.estimate = max(self.rate / (1 - MARGIN), self.floor)
+            self.estimate = measured
             self.mode = Mode.HOLD
             self._cut_at = now
             return
@@ -321,7 +339,7 @@ class RateController:
             # PROBE sets the rate from the estimate: it must be this one's.
             if self.mode is not Mode.HOLD:
                 self.mode = Mode.PROBE
-            self.estimate = self.rate / (1 - MARGIN)
+            self.estimate = measured
             self._probe_time = 0.0
 
     def _measure(self, s: Sample, now: float) -> float:
@@ -353,14 +371,27 @@ class RateController:
             if not strong and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
                 return  # hold: maybe only the first calls met an empty bucket
         elif self.mode is Mode.HOLD and delivered >= self.estimate * (1 - HOLD_TOLERANCE):
-            return
+            # Noise around the quota, or throttles of calls sent before the
+            # cut; but throttled round after round while sending more than
+            # is accepted, the cut was too shallow (a measure too high).
+            if self._throttled_rounds < HOLD_PERSISTENT_ROUNDS or delivered >= self.rate:
+                return
         if self.mode is Mode.RECOVER:
             self._recall = 0.0  # that rate is gone
-        delivered = max(delivered, STORM_FLOOR * self.proven(now))
+        floor = STORM_FLOOR * self.proven(now)
+        floored = delivered < floor
+        delivered = max(delivered, floor)
         # A throttle never raises the rate: a short round can show more
         # accepted than we send when our sends come in bursts.
         self.rate = self._clamp(min(self.rate, delivered * (1 - MARGIN)))
-        self.estimate = max(self.rate / (1 - MARGIN), self.floor)
+        estimate = max(self.rate / (1 - MARGIN), self.floor)
+        confirms = abs(estimate - self.estimate) <= CONFIRM_TOLERANCE * self.estimate
+        if self.mode is Mode.PROBE and confirms and not floored:
+            self._confirmed = min(self._confirmed + 1, MAX_HOLD_DOUBLINGS)
+        else:  # a first cut, a quota that moved, or a storm
+            self._confirmed = 0
+        self._hold = HOLD_SECONDS * 2**self._confirmed
+        self.estimate = estimate
         if self.mode is not Mode.HOLD:  # a first cut: what it measured is proven
             self._prove(self.estimate, now)
         self.mode = Mode.HOLD

@@ -17,27 +17,27 @@ so no replica saves up a burst. Overlapping takes share one round trip,
 which runs in its own task: a take cancelled meanwhile takes nothing, the
 grant stays in the lease.
 
-How the rate is learned. Each replica measures its own rounds, scales them
-by 1 / its share of the calls over the round (its grants over everyone's,
-from the shared `sent` counter) so they show the whole quota (`shares.
-ScaledRound`: volumes and rates scaled, sample sizes not), and runs the
-usual `PacingController` on them. A throttled round's cut is in force here
-at once and published in the background (redis_lua.CUT: the lower rate,
-cuts by several replicas within `CUT_MERGE_SECONDS` averaged); every round
-trip brings back the shared rates, which the controller adopts
-(`RateController.adopt`, ordered by the shared `cuts` counter): a throttle
-seen by one replica lowers the rate of all. Growth is applied only by the
-replica holding the probe lease (a key with a TTL, `PROBE_LEASE_SECONDS`,
-kept while it sends), so one replica probes upward at a time; the others
-grow when they adopt its rate.
+How the rate is learned: one controller for the fleet. Every replica
+reports its answers (accepted, throttled, tokens AWS counted) with its next
+round trip, at once after a throttle; Redis adds them to the fleet's
+counters next to the calls it granted. The replica holding the pacer lease
+(a key with a TTL, `PACER_LEASE_SECONDS`, renewed while it sends; any
+replica that sends takes it when it is free) cuts the counters' growth into
+fleet rounds (fleet.py) and runs the usual `PacingController` on them, as a
+single process would on its own: a throttle seen by any replica is in the
+fleet's next round, and only the pacer moves the rates (redis_lua.SET),
+down or up, so one replica probes upward at a time. The others adopt the
+shared rates from each round trip (newer `ver` only), keeping their own
+controller in step to take over when the lease passes to them.
 
 Without Redis. A replica that cannot reach Redis paces locally at its share
 of the last shared rate: 1 / the replicas whose heartbeat (each take) was
 live at the last round trip, or `fallback_share` if it never reached Redis
-(--rate-share). It keeps learning locally, from that conservative start,
-and rejoins when Redis is back: its state is adopted, or seeds a Redis
-that came back empty. No call waits on a Redis that is down for more than
-the one socket timeout that found it down.
+(--rate-share). It keeps learning locally, from its own rounds scaled to
+the fleet, from that conservative start, and rejoins when Redis is back:
+its state is adopted, or seeds a Redis that came back empty. No call waits
+on a Redis that is down for more than the one socket timeout that found it
+down.
 """
 
 from __future__ import annotations
@@ -51,25 +51,15 @@ from collections.abc import Callable, Hashable
 
 from vectorizer.ratelimit.budgets import (
     BURST_SECONDS,
+    IDLE_SECONDS,
     INITIAL_BURST_CALLS,
     Cost,
 )
-from vectorizer.ratelimit.controller import (
-    BINDING_UTILISATION,
-    LimiterSettings,
-    PacingController,
-    Rates,
-)
+from vectorizer.ratelimit.controller import LimiterSettings, Mode, PacingController, Rates
+from vectorizer.ratelimit.fleet import FleetCounts, FleetMeter
 from vectorizer.ratelimit.redis_link import REDIS_ERRORS, RedisLink, budget_key
-from vectorizer.ratelimit.rounds import Round
-from vectorizer.ratelimit.shares import (
-    FallbackBuckets,
-    lower,
-    lowered,
-    raised,
-    scale_round,
-    token_rate,
-)
+from vectorizer.ratelimit.rounds import ROUND_SECONDS, Round
+from vectorizer.ratelimit.shares import FallbackBuckets, lowered, scale_round, token_rate
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +67,14 @@ KEY_PREFIX = "vectorizer:rl:v1:"
 LEASE_SECONDS = 0.03
 MAX_LEASE_CALLS = 16
 LEASE_TTL_SECONDS = 0.25
-PROBE_LEASE_SECONDS = 3.0
-# Cuts by several replicas within this of the first are one measure, averaged.
-CUT_MERGE_SECONDS = 0.3
+PACER_LEASE_SECONDS = 1.0
+# A replica asks for (or renews) the pacer lease at most this often.
+LEASE_ASK_SECONDS = 0.25
+# The pacer samples the fleet's counters at least this often while it sends,
+# and every replica reports at least this often while answers come (its
+# takes stall after a cut, and answers reported late would read as a drop).
+SAMPLE_SECONDS = ROUND_SECONDS / 2
+REPORT_SECONDS = ROUND_SECONDS / 2
 HEARTBEAT_SECONDS = 3.0
 KEY_TTL_MS = 3_600_000  # an idle target's state is dropped after an hour
 SHARE_WINDOW_SECONDS = 2.0
@@ -155,16 +150,22 @@ class RedisBudget:
         self.share = fallback_share
         self.live_replicas = max(1, round(1 / fallback_share))
         self._fallback: FallbackBuckets | None = None
-        self._lease_until = -math.inf  # the probe lease, as far as we know
-        self._pending_cut: Rates | None = None
-        self._pending_grow: Rates | None = None
+        self._lease_until = -math.inf  # the pacer lease, as far as we know
+        self._lease_asked = -math.inf
+        self._pending_set: Rates | None = None
         self._want_lease = False
         self._publisher: asyncio.Task[None] | None = None
-        self._cutting = False  # a cut of ours is being written
-        self._cuts_seen = 0  # the shared `cuts` counter as last seen
-        # Bumped whenever a round changes our rates: an answer from Redis
-        # that set out before is older than them and is not adopted.
-        self._changes = 0
+        self._ver_seen = 0  # the shared rates' version as last adopted or set
+        # Answers not yet reported to Redis: accepted, throttled, tokens
+        # accepted, whether AWS counted them.
+        self._report_ok = 0
+        self._report_throttled = 0
+        self._report_tokens = 0.0
+        self._report_counted = False
+        self._sampled = -math.inf  # the pacer's last sample of the counters
+        self._reported = -math.inf  # this replica's last report trip
+        self._meter = FleetMeter()
+        self._new_pacer = False
         self.round_trips = 0
 
     @property
@@ -174,7 +175,7 @@ class RedisBudget:
 
     @property
     def probing(self) -> bool:
-        """Whether this replica holds the probe lease (may raise the rates)."""
+        """Whether this replica holds the pacer lease (moves the fleet's rates)."""
         return self._clock() < self._lease_until
 
     @property
@@ -227,14 +228,23 @@ class RedisBudget:
         return max(1.0, min(float(MAX_LEASE_CALLS), mine))
 
     async def _fetch(self, cost: Cost) -> float:
+        """One round trip: `cost` and a lease (none for a report only, a
+        cost of 0), what this replica gives back, and its report."""
         try:
             limited = self._rates.tokens is not None
-            back_r, back_t = self._pool_r, self._pool_t if limited else 0.0
-            self._pool_r = self._pool_t = 0.0
-            extra_r = max(0.0, self._lease_size() - cost.requests)
+            now = self._clock()
+            back_r = back_t = 0.0
+            if cost.requests > 0 or now > self._pool_until:
+                back_r, back_t = self._pool_r, self._pool_t if limited else 0.0
+                self._pool_r = self._pool_t = 0.0
+            wanted = cost.requests > 0
+            extra_r = max(0.0, self._lease_size() - cost.requests) if wanted else 0.0
             need_t = cost.tokens if limited else 0.0
             extra_t = extra_r * cost.tokens if limited else 0.0
-            changes = self._changes
+            report = (self._report_ok, self._report_throttled, self._report_tokens)
+            counted = self._report_counted
+            self._report_ok = self._report_throttled = 0
+            self._report_tokens = 0.0
             try:
                 answer = await self._link.take(
                     keys=[self._state_key, self._replicas_key],
@@ -253,6 +263,11 @@ class RedisBudget:
                         repr(INITIAL_BURST_CALLS),
                         repr(HEARTBEAT_SECONDS),
                         str(KEY_TTL_MS),
+                        repr(IDLE_SECONDS),
+                        str(report[0]),
+                        str(report[1]),
+                        repr(report[2]),
+                        "1" if counted else "0",
                     ],
                 )
             except REDIS_ERRORS as exc:
@@ -260,17 +275,28 @@ class RedisBudget:
                 return 0.0
             self.round_trips += 1
             grant_r, grant_t, wait, rate, trate, sent = (float(x) for x in answer[:6])
-            cuts = int(answer[7])
+            ver = int(answer[7])
             now = self._clock()
-            self._pool_r += grant_r
-            self._pool_t += grant_t
-            self._pool_until = now + LEASE_TTL_SECONDS
+            if wanted or grant_r:
+                self._pool_r += grant_r
+                self._pool_t += grant_t
+                self._pool_until = now + LEASE_TTL_SECONDS
             self._own_sent += grant_r
             self.live_replicas = max(1, int(answer[6]))
             self._learn_share(now, sent)
-            # Not while ours are on their way: Redis's answer to them is adopted.
-            if changes == self._changes and self._publisher is None:
-                self._adopt(Rates(rate, token_rate(trate)), cuts, now)
+            counts = FleetCounts(
+                float(answer[8]),
+                sent,
+                float(answer[9]),
+                float(answer[10]),
+                float(answer[11]),
+                float(answer[12]),
+                int(answer[13]) == 1,
+                float(answer[14]),
+            )
+            estimate = float(answer[15])
+            shared = Rates(rate, token_rate(trate))
+            self._shared(shared, ver, counts, now, estimate if estimate > 0 else None)
             return wait
         finally:
             self._trip = None
@@ -279,7 +305,7 @@ class RedisBudget:
         history = self._history
         if history and sent < history[-1][2]:
             history.clear()  # Redis came back empty: the counters restarted
-            self._cuts_seen = 0
+            self._ver_seen = 0
         history.append((now, self._own_sent, sent))
         while len(history) > 2 and now - history[1][0] >= SHARE_WINDOW_SECONDS:
             history.popleft()
@@ -304,32 +330,90 @@ class RedisBudget:
             return None
         return min(1.0, max(MIN_SHARE, (own1 - own0) / (total1 - total0)))
 
-    def _adopt(self, shared: Rates, cuts: int, now: float) -> None:
-        """Take the shared rates (set by whichever replica cut or probed last).
-
-        Lower only after a cut not seen yet (else the answer set out before
-        our own growth); higher after one too (cuts averaged), else only
-        while we do not probe (our growth is newer); never higher while a
-        cut of ours is on its way."""
-        if cuts < self._cuts_seen:
-            return  # older than a cut already taken
-        news, self._cuts_seen = cuts > self._cuts_seen, cuts
-        # After a cut (or cuts averaged) the shared rate is the fleet's measure.
-        may_raise = self._pending_cut is None and not self._cutting
-        may_raise = may_raise and (news or not self.probing)
+    def _shared(
+        self, shared: Rates, ver: int, counts: FleetCounts, now: float, estimate: float | None
+    ) -> None:
+        """What a round trip brought back: the pacer runs the fleet's round
+        on the counters; the others adopt the shared rates if newer."""
+        if not self.probing:
+            self._meter.reset()
+            if ver > self._ver_seen:
+                self._adopt(shared, ver, now, estimate)
+            return
+        self._sampled = now
+        if self._new_pacer:
+            # Set before we held the lease. Later answers can only bring our
+            # own sets (the lease guards SET), and some of them older than our
+            # rates now: not adopted.
+            self._new_pacer = False
+            if ver > self._ver_seen:
+                self._adopt(shared, ver, now, estimate)
+        holding = self.controller.requests.mode is Mode.HOLD
+        fleet_round = self._meter.feed(counts, early=not holding)
+        if fleet_round is None:
+            return
         c = self.controller
-        for dimension, rate in ((c.requests, shared.requests), (c.tokens, shared.tokens)):
-            if rate is None:
-                continue
-            if (rate < dimension.rate and news) or (rate > dimension.rate and may_raise):
-                log.debug("shared rate adopted: %.1f -> %.1f (cuts %d)", dimension.rate, rate, cuts)
-                dimension.adopt(rate, now)
-        if shared.tokens is None and not math.isinf(c.tokens.rate) and not self._cutting:
-            self._pending_cut = lower(self._pending_cut or c.rates, c.rates)
-            self._kick()  # Redis forgot our token limit: publish it again
+        before = c.rates
+        rates = c.on_round(fleet_round, now)
+        if rates != before:
+            if lowered(before, rates):
+                # As the local budget: our lease is spent, the quota's bucket is empty.
+                self._pool_r = min(self._pool_r, 0.0)
+                self._pool_t = min(self._pool_t, 0.0)
+            self._pending_set = rates
+            self._rates = rates
+            self._kick()
+
+    def _adopt(self, shared: Rates, ver: int, now: float, estimate: float | None) -> None:
+        """Take the shared rates and estimate (set by the pacer): in step
+        with them, this replica's controller can take over as pacer."""
+        self._ver_seen = ver
+        c = self.controller
+        if shared.requests != c.requests.rate:
+            log.debug("shared rate adopted: %.1f -> %.1f (ver %d)", c.requests.rate,
+                      shared.requests, ver)  # fmt: skip
+            c.requests.adopt(shared.requests, now, estimate)
+        if shared.tokens is not None and shared.tokens != c.tokens.rate:
+            c.tokens.adopt(shared.tokens, now)
         self._rates = c.rates
 
     # --- observe -----------------------------------------------------------------
+
+    def answered(self, throttled: bool, tokens: float, counted: bool) -> None:
+        """One answer, for the fleet's counters: reported with the next
+        round trip, at once if throttled (the pacer must see it soon)."""
+        if self._fallback is not None or not self._link.up:
+            return
+        if throttled:
+            self._report_throttled += 1
+            # The quota's bucket is empty: what this lease holds would be throttled too.
+            self._pool_r = min(self._pool_r, 0.0)
+            self._pool_t = min(self._pool_t, 0.0)
+        else:
+            self._report_ok += 1
+            self._report_tokens += tokens
+            self._report_counted = self._report_counted or counted
+        now = self._clock()
+        if (
+            throttled
+            or now - self._reported >= REPORT_SECONDS
+            or (self.probing and now - self._sampled >= SAMPLE_SECONDS)
+        ):
+            self._report_now()
+
+    def _report_now(self) -> asyncio.Task[float]:
+        self._reported = self._clock()
+        if self._trip is None:
+            self._trip = asyncio.get_running_loop().create_task(self._fetch(Cost(0.0, 0.0)))
+        return self._trip
+
+    async def report(self) -> None:
+        """A round trip now, after any on its way: this replica's report
+        out, the shared state (and, at the pacer, a fleet round) back."""
+        if self._trip is not None:
+            await asyncio.shield(self._trip)
+        if self._link.up and self._fallback is None:
+            await asyncio.shield(self._report_now())
 
     def observe(self, report: Round) -> Rates:
         now = self._clock()
@@ -340,90 +424,61 @@ class RedisBudget:
             fb.set(rates, now, cut=lowered(before, rates))
             self._rates = rates
             return rates
-        # The share over the round itself: a replica's part of the calls
-        # moves from one moment to the next (whose round trip came first).
-        share = self.share_over(report.duration, now) or self.share
-        scaled = scale_round(report, 1 / share)
-        holder = now < self._lease_until
-        rates = self.controller.on_round(scaled, now, may_grow=holder)
-        if lowered(before, rates):
-            # As the local budget: our lease is spent, the quota's bucket is empty.
-            self._pool_r = min(self._pool_r, 0.0)
-            self._pool_t = min(self._pool_t, 0.0)
-            old = self._pending_cut
-            self._pending_cut = rates if old is None else lower(old, rates)
-        elif holder and raised(before, rates):
-            self._pending_grow = rates
-        binding = self.controller.requests.utilisation(scaled.calls_sent, scaled.duration)
-        if holder or (not report.calls_throttled and binding >= BINDING_UTILISATION):
-            # Take the probe lease when growth is due; keep it while we send:
-            # a new prober would start its probe over, slowly.
+        # Shared: the pacer's fleet rounds move the rates (`_shared`); a
+        # replica's own round only keeps the pacer lease taken while it sends.
+        if report.calls_sent and now - self._lease_asked >= LEASE_ASK_SECONDS:
             self._want_lease = True
-        if rates != before:
-            self._changes += 1
-        self._rates = rates
-        self._kick()
-        return rates
-
-    def _pending(self) -> bool:
-        return bool(self._pending_cut or self._pending_grow or self._want_lease)
+            self._kick()
+        return self._rates
 
     def _kick(self) -> None:
-        if self._publisher is None and self._pending():
+        if self._publisher is None and (self._pending_set is not None or self._want_lease):
             self._publisher = asyncio.get_running_loop().create_task(self._publish())
 
     async def _publish(self) -> None:
-        """Writes cuts, growth and the probe lease to Redis, newest state first."""
+        """Writes the pacer's rates and asks for the pacer lease."""
         limits = [repr(BURST_SECONDS), repr(self._max_burst)]
-        lease_ms = str(int(PROBE_LEASE_SECONDS * 1000))
+        lease_ms = str(int(PACER_LEASE_SECONDS * 1000))
         try:
             while True:
-                if self._pending_cut is not None:
-                    cut, self._pending_cut = self._pending_cut, None
-                    trate = cut.tokens if cut.tokens is not None else -1.0
-                    self._cutting = True
-                    try:
-                        answer = await self._link.cut(
-                            keys=[self._state_key],
-                            args=[
-                                repr(cut.requests),
-                                repr(trate),
-                                *limits,
-                                repr(CUT_MERGE_SECONDS),
-                            ],
-                        )
-                    finally:
-                        self._cutting = False
-                elif self._pending_grow is not None:
-                    grow, self._pending_grow = self._pending_grow, None
-                    trate = grow.tokens if grow.tokens is not None else -1.0
-                    answer = await self._link.grow(
+                if self._pending_set is not None:
+                    rates, self._pending_set = self._pending_set, None
+                    trate = rates.tokens if rates.tokens is not None else -1.0
+                    answer = await self._link.set(
                         keys=[self._state_key, self._probe_key],
-                        args=[self._link.replica, repr(grow.requests), repr(trate), *limits,
-                              lease_ms],
+                        args=[self._link.replica, repr(rates.requests), repr(trate), *limits,
+                              lease_ms, repr(self.controller.requests.estimate)],
                     )  # fmt: skip
-                    if not answer:
-                        self._lease_until = -math.inf  # lost it: stop probing
+                    if answer:
+                        self._ver_seen = max(self._ver_seen, int(answer[2]))
+                    else:
+                        self._lost_lease()
                 elif self._want_lease:
                     self._want_lease = False
-                    asked = self._clock()
+                    asked = self._lease_asked = self._clock()
                     held = await self._link.lease(
                         keys=[self._probe_key], args=[self._link.replica, lease_ms]
                     )
+                    if held and not self.probing:
+                        self._meter.reset()  # a new pacer: the fleet's rounds start here
+                        self._new_pacer = True
                     # Counted from before asking, and a margin short of the TTL.
-                    self._lease_until = asked + 0.8 * PROBE_LEASE_SECONDS if held else -math.inf
-                    continue
+                    if held:
+                        self._lease_until = asked + 0.8 * PACER_LEASE_SECONDS
+                    else:
+                        self._lost_lease()
                 else:
                     return
-                if answer:
-                    shared = Rates(float(answer[0]), token_rate(float(answer[1])))
-                    self._adopt(shared, int(answer[2]), self._clock())
         except REDIS_ERRORS as exc:
-            self._pending_cut = self._pending_grow = None
+            self._pending_set = None
             self._want_lease = False
             self._link.failed(exc)
         finally:
             self._publisher = None
+
+    def _lost_lease(self) -> None:
+        self._lease_until = -math.inf
+        self._meter.reset()
 
     # --- without Redis -----------------------------------------------------------
 
@@ -443,3 +498,5 @@ class RedisBudget:
         self._fallback = None
         self._history.clear()
         self._pool_until = -math.inf
+        self._ver_seen = 0  # newer shared rates are adopted; none seeds a Redis come back empty
+        self._meter.reset()

@@ -59,8 +59,7 @@ class RedisLink:
             retry=Retry(NoBackoff(), 1),  # one retry: a pooled connection gone stale
         )
         self.take = self.client.register_script(redis_lua.TAKE)
-        self.cut = self.client.register_script(redis_lua.CUT)
-        self.grow = self.client.register_script(redis_lua.GROW)
+        self.set = self.client.register_script(redis_lua.SET)
         self.lease = self.client.register_script(redis_lua.LEASE)
         self.replica = uuid.uuid4().hex
         self.up = True

@@ -3,32 +3,31 @@
 One target's state is a hash (`state`): the shared rates (`rate` calls/s,
 `trate` tokens/s or -1 while no token limit is known), the two bucket
 levels (`rlevel`, `tlevel`) as of `stamp` (Redis's own clock, so replicas'
-clocks never matter), `sent`, every call granted so far (a replica's
-share of the calls is its grants over the growth of `sent`), and `cuts`,
-how many times a rate was lowered (an answer showing no cut a replica has
-not seen yet cannot lower its rate: it set out before that replica's own
-growth). A sorted set
-(`replicas`) holds each replica that took lately, scored by when its
-heartbeat expires. A string (`probe`) is the probe lease: the replica id
-holding it, with a TTL.
+clocks never matter), `ver`, bumped whenever the rates are set, and the
+fleet's counters: `sent` and `tsent`, calls and tokens granted so far;
+`ok`, `thr` and `tok`, calls accepted, calls throttled and tokens accepted
+as the replicas report them; `counted`, 1 once a report carried AWS's own
+token counts; `born`, when the state was made (every counter 0); `est`,
+the request quota the pacer measured (a probing rate is above it). A
+sorted set (`replicas`) holds each replica that took lately, scored by
+when its heartbeat expires. A string (`probe`) is the pacer
+lease: the replica id holding it, with a TTL.
 
-- `TAKE`: refill both buckets, add back what the replica returns (an unused
-  lease; a negative token amount is a debt: tokens a call used beyond its
-  estimate), then grant `need` in both dimensions, all or nothing, plus up
-  to `extra` more if the buckets hold it (a lease served locally, so most
-  takes cost no round trip). Not enough: nothing is taken and the answer
-  is the seconds until `need` and `extra` will be there (one round trip
-  per lease, not per call, while the quota binds). Also the heartbeat. A state
-  that does not exist yet (a new target, or a Redis restarted empty) starts
-  from the replica's own rates.
-- `CUT`: the lower of the stored and the given rates; a lowered bucket is
-  emptied (the quota's own bucket is empty after a throttle). Replicas
-  throttled together each measure the quota at once, each with its noise:
-  cuts of calls within `merge_seconds` of the first are averaged (never
-  above the rate before it) rather than the lowest taken.
-- `GROW`: a higher rate, only from the replica holding the probe lease
-  (renewed by it).
-- `LEASE`: take the probe lease if no one holds it, or renew one's own.
+- `TAKE`: refill both buckets (after an idle gap, to a small first burst
+  only: the quota's own bucket may be empty), add back what the replica
+  returns (an unused lease; a negative token amount is a debt: tokens a
+  call used beyond its estimate), add its report to the counters, then
+  grant `need` in both dimensions, all or nothing, plus up to `extra` more
+  if the buckets hold it (a lease served locally, so most takes cost no
+  round trip). Not enough: nothing is taken and the answer is the seconds
+  until `need` and `extra` will be there (one round trip per lease, not
+  per call, while the quota binds). A `need` of 0 only reports. Also the
+  heartbeat. A state that does not exist yet (a new target, or a Redis
+  restarted empty) starts from the replica's own rates.
+- `SET`: new rates, only from the replica holding the pacer lease (renewed
+  by it); a lowered bucket is emptied (the quota's own bucket is empty
+  after a throttle).
+- `LEASE`: take the pacer lease if no one holds it, or renew one's own.
 
 Numbers cross as strings: Redis truncates a Lua number it returns to an
 integer.
@@ -41,49 +40,69 @@ _LOAD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) - 1.7e9 + tonumber(t[2]) / 1e6
 local s = redis.call('HMGET', KEYS[1], 'rate', 'trate', 'rlevel', 'tlevel', 'stamp', 'sent',
-  'cuts')
+  'ver', 'tsent', 'ok', 'thr', 'tok', 'counted', 'born', 'est')
 local rate, trate = tonumber(s[1]), tonumber(s[2])
 local rlevel, tlevel = tonumber(s[3]), tonumber(s[4])
-local stamp, sent, cuts = tonumber(s[5]), tonumber(s[6]), tonumber(s[7]) or 0
+local stamp, sent, ver = tonumber(s[5]), tonumber(s[6]), tonumber(s[7]) or 0
+local tsent, ok, thr = tonumber(s[8]) or 0, tonumber(s[9]) or 0, tonumber(s[10]) or 0
+local tok, counted = tonumber(s[11]) or 0, tonumber(s[12]) or 0
+local born, est = tonumber(s[13]) or 0, tonumber(s[14]) or -1
 local function caps(burst, max_burst)
   local rcap = math.max(1, math.min(rate * burst, max_burst))
   local tcap = -1
   if trate >= 0 then tcap = math.max(1, trate * burst) end
   return rcap, tcap
 end
-local function refill(burst, max_burst)
+local function refill(burst, max_burst, idle, idle_r, idle_t)
   local rcap, tcap = caps(burst, max_burst)
   local dt = math.max(0, now - stamp)
+  if idle and dt > idle then
+    -- Idle: the quota's bucket may have been emptied meanwhile (another
+    -- client, or a quota that starts empty): no saved-up burst.
+    rcap = math.min(rcap, math.max(rlevel, idle_r))
+    if tcap >= 0 then tcap = math.min(tcap, math.max(tlevel, idle_t)) end
+  end
   if rlevel < rcap then rlevel = math.min(rcap, rlevel + dt * rate) end
   if tcap >= 0 and tlevel < tcap then tlevel = math.min(tcap, tlevel + dt * trate) end
   stamp = now
-  return rcap, tcap
+  return caps(burst, max_burst)
 end
 local function store()
   redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'trate', tostring(trate),
     'rlevel', tostring(rlevel), 'tlevel', tostring(tlevel), 'stamp', tostring(stamp),
-    'sent', tostring(sent), 'cuts', tostring(cuts))
+    'sent', tostring(sent), 'ver', tostring(ver), 'tsent', tostring(tsent), 'ok', tostring(ok),
+    'thr', tostring(thr), 'tok', tostring(tok), 'counted', tostring(counted),
+    'born', tostring(born), 'est', tostring(est))
 end
 """
 
 # KEYS: state, replicas. ARGV: replica, need_r, need_t, extra_r, extra_t,
 # return_r, return_t, init_rate, init_trate, burst_seconds, max_burst,
-# initial_burst_calls, heartbeat_seconds, key_ttl_ms.
+# initial_burst_calls, heartbeat_seconds, key_ttl_ms, idle_seconds,
+# report_ok, report_throttled, report_tokens, report_counted (0/1).
+# Answers grant_r, grant_t, wait, rate, trate, sent, live replicas, ver, now,
+# tsent, ok, thr, tok, counted, born (when the state was made, all counters 0),
+# est (the quota the pacer measured, -1 if none).
 TAKE = (
     _LOAD
     + """
 local burst, max_burst = tonumber(ARGV[10]), tonumber(ARGV[11])
+local first = tonumber(ARGV[12])
 if rate == nil then
   rate, trate = tonumber(ARGV[8]), tonumber(ARGV[9])
   local rcap, tcap = caps(burst, max_burst)
-  rlevel = math.min(tonumber(ARGV[12]), rcap)
+  rlevel = math.min(first, rcap)
   tlevel = 0
   if tcap >= 0 then tlevel = math.min(tcap, trate * 0.1) end
-  stamp, sent = now, 0
+  stamp, sent, born = now, 0, now
 end
-local rcap, tcap = refill(burst, max_burst)
+local rcap, tcap = refill(burst, max_burst, tonumber(ARGV[15]), first, trate * 0.1)
 rlevel = math.min(rcap, rlevel + tonumber(ARGV[6]))
 if tcap >= 0 then tlevel = math.min(tcap, tlevel + tonumber(ARGV[7])) end
+ok = ok + tonumber(ARGV[16])
+thr = thr + tonumber(ARGV[17])
+tok = tok + tonumber(ARGV[18])
+if ARGV[19] == '1' then counted = 1 end
 local need_r, need_t = tonumber(ARGV[2]), tonumber(ARGV[3])
 local extra_r, extra_t = tonumber(ARGV[4]), tonumber(ARGV[5])
 local short = rlevel < math.min(need_r, rcap) - 1e-9
@@ -99,7 +118,7 @@ if short then
   wait = math.max(wait, 1e-6)
 end
 local grant_r, grant_t = 0, 0
-if wait == 0 then
+if wait == 0 and need_r > 0 then
   grant_r = need_r + math.max(0, math.min(extra_r, rlevel - need_r))
   rlevel = rlevel - grant_r
   if tcap >= 0 then
@@ -109,6 +128,7 @@ if wait == 0 then
     grant_t = need_t + extra_t
   end
   sent = sent + grant_r
+  tsent = tsent + grant_t
 end
 store()
 redis.call('ZADD', KEYS[2], tostring(now + tonumber(ARGV[13])), ARGV[1])
@@ -117,51 +137,15 @@ local live = redis.call('ZCARD', KEYS[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[14])
 redis.call('PEXPIRE', KEYS[2], ARGV[14])
 return {tostring(grant_r), tostring(grant_t), tostring(wait), tostring(rate), tostring(trate),
-  tostring(sent), live, cuts}
+  tostring(sent), live, ver, tostring(now), tostring(tsent), tostring(ok), tostring(thr),
+  tostring(tok), counted, tostring(born), tostring(est)}
 """
 )
 
-# KEYS: state. ARGV: rate, trate (-1: no token limit to set), burst_seconds,
-# max_burst, merge_seconds.
-CUT = (
-    _LOAD
-    + """
-if rate == nil then return {} end
-refill(tonumber(ARGV[3]), tonumber(ARGV[4]))
-local new_r, new_t = tonumber(ARGV[1]), tonumber(ARGV[2])
-local merge = tonumber(ARGV[5])
-local m = redis.call('HMGET', KEYS[1], 'cut_at', 'cut_from', 'cut_sum', 'cut_n')
-local cut_at, cut_from = tonumber(m[1]) or -1e18, tonumber(m[2]) or rate
-local cut_sum, cut_n = tonumber(m[3]) or 0, tonumber(m[4]) or 0
-local lowered = false
-local merging = now - cut_at <= merge
-if new_r < rate or merging then
-  if not merging then cut_at, cut_from, cut_sum, cut_n = now, rate, 0, 0 end
-  cut_sum, cut_n = cut_sum + new_r, cut_n + 1
-  local mean = math.min(cut_from, cut_sum / cut_n)
-  if mean < rate then rlevel = math.min(rlevel, 0) end
-  if mean ~= rate then lowered = true end
-  rate = mean
-  redis.call('HSET', KEYS[1], 'cut_at', tostring(cut_at), 'cut_from', tostring(cut_from),
-    'cut_sum', tostring(cut_sum), 'cut_n', tostring(cut_n))
-end
-if new_t >= 0 and (trate < 0 or new_t < trate) then
-  if trate < 0 then tlevel = 0 else tlevel = math.min(tlevel, 0) end
-  trate = new_t
-  lowered = true
-end
-if lowered then cuts = cuts + 1 end
-local rcap, tcap = caps(tonumber(ARGV[3]), tonumber(ARGV[4]))
-rlevel = math.min(rlevel, rcap)
-if tcap >= 0 then tlevel = math.min(tlevel, tcap) end
-store()
-return {tostring(rate), tostring(trate), cuts}
-"""
-)
-
-# KEYS: state, probe. ARGV: replica, rate, trate (-1: unchanged), burst_seconds,
-# max_burst, lease_ms.
-GROW = (
+# KEYS: state, probe. ARGV: replica, rate, trate (-1: no token limit), burst_seconds,
+# max_burst, lease_ms, est (the quota the pacer measured). Answers rate, trate,
+# ver; nothing if the caller does not hold the lease.
+SET = (
     _LOAD
     + """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {} end
@@ -169,10 +153,17 @@ redis.call('PEXPIRE', KEYS[2], ARGV[6])
 if rate == nil then return {} end
 refill(tonumber(ARGV[4]), tonumber(ARGV[5]))
 local new_r, new_t = tonumber(ARGV[2]), tonumber(ARGV[3])
-if new_r > rate then rate = new_r end
-if new_t >= 0 and trate >= 0 and new_t > trate then trate = new_t end
+if new_r < rate then rlevel = math.min(rlevel, 0) end
+if new_t >= 0 and (trate < 0 or new_t < trate) then
+  if trate < 0 then tlevel = 0 else tlevel = math.min(tlevel, 0) end
+end
+rate, trate, est = new_r, new_t, tonumber(ARGV[7])
+ver = ver + 1
+local rcap, tcap = caps(tonumber(ARGV[4]), tonumber(ARGV[5]))
+rlevel = math.min(rlevel, rcap)
+if tcap >= 0 then tlevel = math.min(tlevel, tcap) end
 store()
-return {tostring(rate), tostring(trate), cuts}
+return {tostring(rate), tostring(trate), ver}
 """
 )
 

@@ -142,13 +142,15 @@ class RoundMeter:
         self._fastest = float("inf")
         self._slowest = 0.0
 
-    def on_send(self, tokens: float, now: float, idle: bool) -> Round | None:
-        """One call granted; `idle`: nothing else in flight. After a long idle
-        gap the round so far closes where its last event was (the gap is no
-        part of a rate) and, if it holds throttles, is handed back: a lone
-        caller's throttled calls, spaced by their backoff, still count."""
+    def on_send(self, tokens: float, now: float) -> Round | None:
+        """One call granted. After a gap of more than ROUND_MAX_SECONDS with
+        no send and no answer (idle, whatever is still in flight) the round
+        so far closes where its last event was (the gap is no part of a
+        rate: counted in, it would read as a quota near 0) and, if it holds
+        throttles, is handed back: a lone caller's throttled calls, spaced
+        by their backoff, still count."""
         done = None
-        if idle and now - self._last > ROUND_MAX_SECONDS:
+        if now - self._last > ROUND_MAX_SECONDS:
             if self._throttled and self._last > self._start:
                 done = self._close(self._last - self._start)
             self._restart(now)

@@ -184,6 +184,7 @@ class AdaptiveLimiter:
                 if used != estimated:
                     self._budget.refund(Cost(0.0, estimated - used))
             sent_at = permit.granted_at if permit is not None else None
+            self._budget.answered(outcome == THROTTLED, used, counted)
             done = self._meter.on_answer(
                 outcome == THROTTLED, used, counted, self._clock(), sent_at, self._in_flight == 0
             )
@@ -200,7 +201,7 @@ class AdaptiveLimiter:
     def _granted(self, cost: Cost, chars: int) -> Permit:
         # The slot is already counted in _in_flight (reserved before the take).
         now = self._clock()
-        done = self._meter.on_send(cost.tokens, now, idle=self._in_flight == 1)
+        done = self._meter.on_send(cost.tokens, now)
         if done is not None:
             self._observe(done)
         return Permit(chars, cost.tokens, now)
