@@ -7,10 +7,11 @@ Parts:
   Built in three steps:
 
   1. a count sketch: the text's character 3-grams (the text padded with one
-     space each side) and its whitespace words, each hashed with blake2b
-     (stable across processes, unlike Python's `hash`) to a position and a
-     sign. Texts that share many n-grams share many positions, so similar
-     strings get similar sketches; the similarity is lexical, not semantic;
+     space each side) and its whitespace words, each hashed (3-grams by a
+     fixed integer mix, words by blake2b: stable across processes, unlike
+     Python's `hash`) to a position and a sign. Texts that share many
+     n-grams share many positions, so similar strings get similar
+     sketches; the similarity is lexical, not semantic;
   2. a fixed rotation (`rotate`): random signs, an orthonormal real Fourier
      transform, random signs, the transform again, seeded per dimension. A
      rotation keeps every dot product, so cosines between vectors are exactly
@@ -47,7 +48,6 @@ import numpy as np
 
 from vectorizer.emulator.wire import Vector
 
-NGRAM = 3
 PURPOSE_WEIGHT = 0.2
 BASE_PURPOSES = frozenset({"search_document", "GENERIC_INDEX"})
 SEED = 20_241_126
@@ -63,28 +63,49 @@ def token_count(text: str) -> int:
     return len(text.split())
 
 
-def _features(text: str) -> list[str]:
-    if not text:
-        return [_EMPTY_FEATURE]
-    padded = f" {text} "
-    grams = [padded[i : i + NGRAM] for i in range(max(1, len(padded) - NGRAM + 1))]
-    # The \x01 prefix keeps a word from colliding with the identical 3-gram.
-    return grams + ["\x01" + word for word in text.split()]
+# splitmix64's finaliser: a bijection of 64-bit integers that spreads every input bit.
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
+_CODE_BITS = np.uint64(21)  # a code point fits in 21 bits: three fit in one uint64
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> _SHIFTS[0])
+    x = x * _MIX[0]
+    x = x ^ (x >> _SHIFTS[1])
+    x = x * _MIX[1]
+    return x ^ (x >> _SHIFTS[2])  # type: ignore[no-any-return]
+
+
+def _gram_hashes(text: str) -> np.ndarray:
+    """One hash per character 3-gram of the padded text, all at once in numpy:
+    the three code points packed side by side (distinct 3-grams, distinct
+    keys), then mixed."""
+    padded = f" {text} ".encode("utf-32-le", "surrogatepass")
+    codes = np.frombuffer(padded, dtype="<u4").astype(np.uint64)
+    keys = (codes[:-2] << (_CODE_BITS * np.uint64(2))) | (codes[1:-1] << _CODE_BITS) | codes[2:]
+    return _mix(keys)
+
+
+def _blake(feature: str) -> bytes:
+    return hashlib.blake2b(feature.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, count) of each distinct feature, in order of first appearance.
-
-    Each distinct feature is hashed once: a long repetitive text (a payload
-    size test's) costs its distinct n-grams, not its length in hashes.
-    """
-    counts = Counter(_features(text))
-    digests = b"".join(
-        hashlib.blake2b(f.encode("utf-8", "surrogatepass"), digest_size=8).digest() for f in counts
+    """(hash, count) of the text's features: its character 3-grams and its
+    whitespace words (each distinct word hashed once with blake2b)."""
+    if not text:
+        return np.frombuffer(_blake(_EMPTY_FEATURE), dtype="<u8"), np.ones(1)
+    grams = _gram_hashes(text)
+    words = Counter(text.split())
+    # The \x01 prefix keeps a word's hash apart from the 3-grams'.
+    digests = b"".join(_blake("\x01" + word) for word in words)
+    hashes = np.concatenate([grams, np.frombuffer(digests, dtype="<u8")])
+    counts = np.concatenate(
+        [np.ones(len(grams)), np.fromiter(words.values(), dtype=np.float64, count=len(words))]
     )
-    weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    return np.frombuffer(digests, dtype="<u8"), weights
+    return hashes, counts
 
 
 def _sketch(text: str, dim: int) -> np.ndarray:

@@ -108,10 +108,10 @@ class Vector:
         """The JSON array in `spelling`."""
         text = self._json.get(spelling)
         if text is None:
-            if spelling is Spelling.DOUBLE:
-                text = orjson.dumps(self.values.tolist())
-            else:
-                text = orjson.dumps(self.values, option=orjson.OPT_SERIALIZE_NUMPY)
+            # orjson writes a float64 array as the shortest text of each double,
+            # a float32 array as the shortest text of each float32.
+            wide = self.values.astype(np.float64) if spelling is Spelling.DOUBLE else self.values
+            text = orjson.dumps(wide, option=orjson.OPT_SERIALIZE_NUMPY)
             self._json[spelling] = text
         return text
 
