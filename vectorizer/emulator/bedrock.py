@@ -18,11 +18,9 @@ Parts:
 
 Vector scale, a choice of the emulator: Titan Text v1 answers raw
 (un-normalised) vectors, Titan Text v2 honours `normalize`, every other
-family answers unit vectors. Values are float32 spelled as the service
-does (`wire.Spelling`): Titan's answers read as doubles, 17 significant
-digits (AWS's Java services); Cohere's as the shortest float32 text (its
-own serving stack); Nova and Marengo are taken to be spelled as Titan is
-(no public answer shows their digits). Tokens are whitespace words
+family answers unit vectors. Values are dense float32, spelled as each
+service writes them (`wire.TITAN_SPELLING` and the others): doubles of 17
+significant digits for Titan, the shortest float32 text for Cohere. Tokens are whitespace words
 (`vectors.token_count`); model truncation cuts words or characters as the
 family would. Cohere and Nova vectors depend on the purpose
 (`vectors.purposed_vector`): document/index purposes give the plain vector.

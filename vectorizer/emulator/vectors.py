@@ -51,9 +51,11 @@ from vectorizer.emulator.wire import Vector
 PURPOSE_WEIGHT = 0.2
 BASE_PURPOSES = frozenset({"search_document", "GENERIC_INDEX"})
 SEED = 20_241_126
-# Vectors kept with their JSON: about 25 KB each at 1,024 dimensions, so the
-# cache stays near 100 MB at most, and repeated texts cost no work.
+# Vectors kept with their JSON (about 40 KB each at 1,024 dimensions, so some
+# 170 MB when full): a text answered again costs no work.
 CACHE_SIZE = 4096
+# Feature hashes, for the same text at another size or purpose, and words.
+HASH_CACHE_SIZE = 1024
 _SIGN_BIT = np.uint64(1 << 63)
 _EMPTY_FEATURE = "\x00empty"
 
@@ -91,7 +93,7 @@ def _blake(feature: str) -> bytes:
     return hashlib.blake2b(feature.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@lru_cache(maxsize=HASH_CACHE_SIZE)
 def _hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
     """(hash, count) of the text's features: its character 3-grams and its
     whitespace words (each distinct word hashed once with blake2b)."""

@@ -77,9 +77,10 @@ class Spelling(enum.Enum):
     FLOAT32 = "float32"
 
 
-# How each Bedrock family's service writes its floats. Titan: seen in real
-# answers. Cohere: its API's documented answers. Nova, Marengo: no public
-# answer shows the digits; taken to be spelled as Titan is.
+# How each Bedrock family's service writes its floats. Titan: doubles, as
+# real answers read (-0.05026763305068016). Cohere: short float32 text, as
+# its answers read (-0.020767212, bench/realsize.py). Nova, Marengo: no
+# public answer shows the digits; taken to be spelled as Titan is.
 TITAN_SPELLING = Spelling.DOUBLE
 COHERE_SPELLING = Spelling.FLOAT32
 NOVA_SPELLING = Spelling.DOUBLE
