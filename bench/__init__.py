@@ -20,6 +20,8 @@ The parts:
   boto3, boto3 with 16 threads (botocore's default, `standard` or `adaptive`
   retry mode), LiteLLM `aembedding`, langchain-aws.
 - `httpclients`: worker run in the bench venv: aiohttp against httpx.
+- `emulator_cost`: the emulator's own CPU per answer and its answers' sizes
+  (a few seconds, in-process).
 
 Workers print one JSON line on stdout; the orchestrator reads it.
 """

@@ -1,7 +1,7 @@
 """A stand-in for Bedrock Runtime whose answers have the size of real ones.
 
-The emulator rounds its values to 8 decimals; real answers are longer and
-weigh more on the caller's JSON parser:
+Real answers weigh on the caller's JSON parser (the emulator's do too, now:
+dense float32 vectors spelled per family, `vectorizer.emulator.wire`):
 - Titan Text v2 prints each float32 value as a double with 17 significant
   digits and carries a second copy of the vector in `embeddingsByType.float`;
 - Cohere Embed v3 prints the shortest float32 spelling (about 11 characters)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
 from botocore.config import Config
 
@@ -74,3 +75,9 @@ def bedrock(emu: Emulator):
 @pytest.fixture()
 def sagemaker(emu: Emulator):
     return client("sagemaker-runtime", emu.url)
+
+
+def as_float32(values: object) -> list[float]:
+    """Values as a float32 parser reads them: a Cohere or TEI answer's short
+    spellings and the emulator's own vectors compare equal only this way."""
+    return np.asarray(values, dtype=np.float32).tolist()  # type: ignore[no-any-return]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.emulator.conftest import as_float32
 from tests.emulator.test_emulator_bedrock import cosine, error_of, invoke
 from tests.images import KINDS, make, solid
 from vectorizer.emulator.image_vectors import image_vector
@@ -102,7 +103,7 @@ def test_cohere_images(bedrock: Any) -> None:
         "cohere.embed-v4:0",
         {"input_type": "search_document", "images": [URL, f"data:image/png;base64,{b64(other)}"]},
     )
-    assert body["embeddings"]["float"] == [
+    assert as_float32(body["embeddings"]["float"]) == [
         image_vector(PNG, 1536, "search_document"),
         image_vector(other, 1536, "search_document"),
     ]

@@ -7,12 +7,16 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vectorizer.emulator import vectors
 from vectorizer.emulator.vectors import (
     deterministic_vector,
     purposed_vector,
+    rotate,
+    text_vector,
     token_count,
     token_vectors,
 )
@@ -59,14 +63,60 @@ def test_similar_texts_are_closer_than_dissimilar(
 
 
 def test_same_vector_in_another_process() -> None:
+    # Python's str hash differs per process; the vectors must not.
     code = (
-        "from vectorizer.emulator.vectors import deterministic_vector as d;"
-        "print(repr(d('cross process check', 64)))"
+        "from vectorizer.emulator.vectors import purposed_vector as p;"
+        "print(repr([p('cross process check', d, q) for d, q in "
+        "((64, None), (1024, None), (1024, 'search_query'), (3072, 'GENERIC_RETRIEVAL'))]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert eval(out) == deterministic_vector("cross process check", 64)  # noqa: S307
+    assert eval(out) == [  # noqa: S307
+        purposed_vector("cross process check", d, q)
+        for d, q in ((64, None), (1024, None), (1024, "search_query"), (3072, "GENERIC_RETRIEVAL"))
+    ]
+
+
+REAL_DIMS = st.sampled_from([256, 384, 512, 1024, 1536, 3072])
+
+
+@given(TEXT, REAL_DIMS, st.sampled_from([None, "search_query"]))
+def test_dense_with_a_real_models_spread(text: str, dim: int, purpose: str | None) -> None:
+    """Every component non-zero, spread as a real model's (about N(0, 1/dim)),
+    however short the text: no sparse vector, no spike."""
+    v = text_vector(text, dim, purpose).values
+    assert v.dtype == np.float32 and (v != 0).all()
+    z = np.sort(np.abs(v.astype(np.float64)) * math.sqrt(dim))
+    assert z[-1] < 6.5  # a unit Gaussian's maximum over 3,072 draws is about 4
+    assert (z < 0.05).mean() < 0.12  # 4 % for a Gaussian; nearly all for a sparse vector
+    # The tenth of the components largest in size holds 44 % of a Gaussian's
+    # squared norm, and all of a vector with fewer non-zeros than that.
+    top = z[-(dim // 10) :]
+    assert (top**2).sum() / (z**2).sum() < 0.6
+
+
+def test_unnormalised_vectors_are_dense_too() -> None:
+    raw = text_vector("an unnormalised titan answer", 1536, normalize=False).values
+    assert (raw != 0).all()
+    # The norm is the sketch's: its signed feature counts, about sqrt(features).
+    sketch = vectors._sketch("an unnormalised titan answer", 1536)
+    assert math.isclose(float(np.linalg.norm(raw)), float(np.linalg.norm(sketch)), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 8, 17, 64, 255])
+def test_rotation_is_orthogonal(dim: int) -> None:
+    matrix = np.stack([rotate(e) for e in np.eye(dim)])
+    np.testing.assert_allclose(matrix @ matrix.T, np.eye(dim), atol=1e-12)
+
+
+@settings(max_examples=40)
+@given(TEXT, TEXT, REAL_DIMS)
+def test_cosines_are_the_sketches(a: str, b: str, dim: int) -> None:
+    """The rotation keeps every angle: the lexical similarity is untouched."""
+    sa, sb = vectors._sketch(a, dim), vectors._sketch(b, dim)
+    want = float(sa @ sb / (np.linalg.norm(sa) * np.linalg.norm(sb)))
+    assert abs(cosine(deterministic_vector(a, dim), deterministic_vector(b, dim)) - want) < 1e-6
 
 
 @given(TEXT, st.sampled_from(["search_query", "GENERIC_RETRIEVAL", "clustering"]))

@@ -12,8 +12,9 @@ Parts:
   (`state.py`).
 
 Per-request work is small on purpose (the emulator must never be the
-bottleneck of a benchmark): latency is `asyncio.sleep`, vectors are cached,
-bodies are parsed for records only when the records are read.
+bottleneck of a benchmark): latency is `asyncio.sleep`, vectors are cached
+with their JSON text, bodies are parsed for records only when the records
+are read.
 """
 
 from __future__ import annotations
@@ -33,14 +34,21 @@ from vectorizer.emulator import bedrock, sagemaker
 from vectorizer.emulator.auth import check_auth
 from vectorizer.emulator.control import add_control_routes
 from vectorizer.emulator.faults import Fault
-from vectorizer.emulator.image_vectors import image_vector
+from vectorizer.emulator.image_vectors import image_wire_vector
 from vectorizer.emulator.images import S3Image
 from vectorizer.emulator.records import Record, redact_headers
 from vectorizer.emulator.s3 import S3ReadError
 from vectorizer.emulator.sagemaker import ContainerError
 from vectorizer.emulator.state import STATE_KEY, EmulatorConfig, EmulatorState
-from vectorizer.emulator.vectors import purposed_vector
-from vectorizer.emulator.wire import ACCOUNT_ID, AwsError, EmbedPlan, error_answer, new_request_id
+from vectorizer.emulator.vectors import text_vector
+from vectorizer.emulator.wire import (
+    ACCOUNT_ID,
+    AwsError,
+    EmbedPlan,
+    Vector,
+    error_answer,
+    new_request_id,
+)
 
 log = logging.getLogger("vectorizer.emulator")
 
@@ -204,14 +212,14 @@ def _plan(state: EmulatorState, record: Record, raw: bytes) -> EmbedPlan:
     return plan
 
 
-def _vector(plan: EmbedPlan, index: int, text: str) -> list[float]:
+def _vector(plan: EmbedPlan, index: int, text: str) -> Vector:
     media = plan.media.get(index)
     if isinstance(media, bytes):
-        return image_vector(media, plan.dim, plan.purpose, plan.normalize, text=text)
+        return image_wire_vector(media, plan.dim, plan.purpose, plan.normalize, text=text)
     if isinstance(media, S3Image):
         # Not read (no S3 stand-in configured): the URI stands for the image.
-        return purposed_vector(f"{media.uri}\n{text}", plan.dim, plan.purpose, plan.normalize)
-    return purposed_vector(text, plan.dim, plan.purpose, plan.normalize)
+        return text_vector(f"{media.uri}\n{text}", plan.dim, plan.purpose, plan.normalize)
+    return text_vector(text, plan.dim, plan.purpose, plan.normalize)
 
 
 async def _read_s3_images(state: EmulatorState, plan: EmbedPlan) -> None:
@@ -245,9 +253,10 @@ def _embed(state: EmulatorState, plan: EmbedPlan, record: Record) -> bytes:
         vectors.pop()
         record.fault = Fault.WRONG_COUNT.value
     if Fault.WRONG_DIM in corruptions and vectors:
-        vectors[0] = vectors[0][:-1]
+        vectors[0] = Vector(vectors[0].values[:-1])
         record.fault = Fault.WRONG_DIM.value
-    body = orjson.dumps(plan.render(vectors))  # compact, and cheap for the emulator
+    # Compact and cheap: each vector's JSON is made once and copied in as it is.
+    body = orjson.dumps(plan.render(vectors))
     if Fault.MALFORMED in corruptions:
         record.fault = Fault.MALFORMED.value
         body = body[: max(1, len(body) // 2)]

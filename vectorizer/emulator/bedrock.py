@@ -18,7 +18,9 @@ Parts:
 
 Vector scale, a choice of the emulator: Titan Text v1 answers raw
 (un-normalised) vectors, Titan Text v2 honours `normalize`, every other
-family answers unit vectors. Tokens are whitespace words
+family answers unit vectors. Values are dense float32, spelled as each
+service writes them (`wire.TITAN_SPELLING` and the others): doubles of 17
+significant digits for Titan, the shortest float32 text for Cohere. Tokens are whitespace words
 (`vectors.token_count`); model truncation cuts words or characters as the
 family would. Cohere and Nova vectors depend on the purpose
 (`vectors.purposed_vector`): document/index purposes give the plain vector.
@@ -32,11 +34,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from vectorizer.emulator import images
 from vectorizer.emulator import schema as s
 from vectorizer.emulator.vectors import token_count
-from vectorizer.emulator.wire import AwsError, EmbedPlan, Vectors, cut_words, new_request_id
+from vectorizer.emulator.wire import (
+    COHERE_SPELLING,
+    MARENGO_SPELLING,
+    NOVA_SPELLING,
+    TITAN_SPELLING,
+    AwsError,
+    EmbedPlan,
+    Vector,
+    Vectors,
+    cut_words,
+    new_request_id,
+)
 
 NOVA_PURPOSES = (
     "GENERIC_INDEX",
@@ -105,14 +119,14 @@ def _titan_v1(body: dict[str, Any]) -> EmbedPlan:
     return EmbedPlan([text], 1536, render, normalize=False, tokens=tokens)
 
 
-def _titan_floats(vector: list[float]) -> list[float]:
+def _titan_floats(vector: Vector) -> orjson.Fragment:
     """Titan answers float32 values spelled as doubles (17 significant digits,
     about 20 characters each): a real answer's size, for the caller's parser."""
-    return np.asarray(vector, dtype=np.float32).tolist()  # type: ignore[no-any-return]
+    return vector.fragment(TITAN_SPELLING)
 
 
-def _binary(vector: list[float]) -> list[int]:
-    return [1 if x > 0 else 0 for x in vector]
+def _binary(vector: Vector) -> list[int]:
+    return (vector.values > 0).astype(np.uint8).tolist()  # type: ignore[no-any-return]
 
 
 def _titan_v2(body: dict[str, Any]) -> EmbedPlan:
@@ -157,7 +171,11 @@ def _titan_multimodal(body: dict[str, Any]) -> EmbedPlan:
     content = text if text is not None else image or ""
 
     def render(vectors: Vectors) -> dict[str, Any]:
-        return {"embedding": vectors[0], "inputTextTokenCount": tokens, "message": None}
+        return {
+            "embedding": _titan_floats(vectors[0]),
+            "inputTextTokenCount": tokens,
+            "message": None,
+        }
 
     return EmbedPlan([content], dim, render, tokens=tokens)
 
@@ -166,15 +184,15 @@ def _titan_multimodal(body: dict[str, Any]) -> EmbedPlan:
 
 
 def _quantize(vectors: Vectors, kind: str) -> list[list[int]]:
+    if not vectors:
+        return []
     if kind in ("int8", "uint8"):
         shift = 0 if kind == "int8" else 128
-        return [[max(-128, min(127, round(x * 127))) + shift for x in v] for v in vectors]
-    packed = []
-    for v in vectors:
-        bits = [1 if x > 0 else 0 for x in v] + [0] * (-len(v) % 8)
-        row = [int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8)]
-        packed.append([b - 128 for b in row] if kind == "binary" else row)
-    return packed
+        rows = [np.clip(np.round(v.values.astype(np.float64) * 127), -128, 127) for v in vectors]
+        return [(row.astype(np.int64) + shift).tolist() for row in rows]
+    # Bits packed eight to a byte, first value in the high bit, the last byte zero-padded.
+    packed = [np.packbits(v.values > 0).astype(np.int64) for v in vectors]
+    return [(row - 128 if kind == "binary" else row).tolist() for row in packed]
 
 
 def _cohere_render(
@@ -183,11 +201,12 @@ def _cohere_render(
     request_id = new_request_id()
 
     def render(vectors: Vectors) -> dict[str, Any]:
+        floats = [v.fragment(COHERE_SPELLING) for v in vectors]
         if types is None:
-            embeddings: Any = vectors
+            embeddings: Any = floats
             kind = "embeddings_floats"
         else:
-            embeddings = {t: vectors if t == "float" else _quantize(vectors, t) for t in types}
+            embeddings = {t: floats if t == "float" else _quantize(vectors, t) for t in types}
             kind = "embeddings_by_type"
         return {"id": request_id, "embeddings": embeddings, "texts": texts, "response_type": kind}
 
@@ -289,7 +308,10 @@ def _nova(body: dict[str, Any]) -> EmbedPlan:
         text = cut_words(text, NOVA_MAX_TOKENS, keep_start=mode == "END")
 
     def render(vectors: Vectors) -> dict[str, Any]:
-        item: dict[str, Any] = {"embeddingType": "TEXT", "embedding": vectors[0]}
+        item: dict[str, Any] = {
+            "embeddingType": "TEXT",
+            "embedding": vectors[0].fragment(NOVA_SPELLING),
+        }
         if len(text) < original:
             item["truncatedCharLength"] = len(text)
         return {"embeddings": [item]}
@@ -313,7 +335,7 @@ def _marengo(body: dict[str, Any]) -> EmbedPlan:
         text = cut_words(text, MARENGO_MAX_TOKENS, keep_start=True)
 
     def render(vectors: Vectors) -> dict[str, Any]:
-        return {"data": [{"embedding": vectors[0]}]}
+        return {"data": [{"embedding": vectors[0].fragment(MARENGO_SPELLING)}]}
 
     return EmbedPlan([text], 1024, render, tokens=token_count(text))
 
@@ -340,7 +362,7 @@ def _marengo3(body: dict[str, Any]) -> EmbedPlan:
 
     def render(vectors: Vectors) -> dict[str, Any]:
         # One vector: `data` is the object itself (AWS's Marengo 3 response shape).
-        return {"data": {"embedding": vectors[0]}}
+        return {"data": {"embedding": vectors[0].fragment(MARENGO_SPELLING)}}
 
     return EmbedPlan([text], 512, render, tokens=tokens)
 

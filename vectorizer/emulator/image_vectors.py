@@ -1,6 +1,6 @@
 """The emulator's image vectors: deterministic and locality-sensitive, not semantic.
 
-- `image_vector(data, dim, purpose, normalize, text)`: the image decoded,
+- `image_wire_vector(data, dim, purpose, normalize, text)`: the image decoded,
   flattened onto white, shrunk to a `THUMB` x `THUMB` RGB thumbnail, centred
   (the thumbnail's mean subtracted, so overall brightness weighs less than
   layout and colour), then mapped to `dim` values by a fixed Gaussian random
@@ -13,6 +13,7 @@
   the text's unit vectors, as AWS describes the joint vector.
 - A purpose other than the index/document one shifts the vector a little,
   as for text (`vectors.purposed_vector`).
+- Float32, as `wire.Vector`; `image_vector` gives its values as a list.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from vectorizer.emulator.vectors import BASE_PURPOSES, DECIMALS, PURPOSE_WEIGHT, purposed_vector
+from vectorizer.emulator.vectors import BASE_PURPOSES, PURPOSE_WEIGHT, text_vector
+from vectorizer.emulator.wire import Vector
 
 THUMB = 16
 SEED = 20_240_915
@@ -51,6 +53,13 @@ def thumbnail_features(data: bytes) -> np.ndarray:
 def image_vector(
     data: bytes, dim: int, purpose: str | None = None, normalize: bool = True, text: str = ""
 ) -> list[float]:
+    """`image_wire_vector`'s values as a list of floats (each exactly a float32)."""
+    return image_wire_vector(data, dim, purpose, normalize, text).tolist()
+
+
+def image_wire_vector(
+    data: bytes, dim: int, purpose: str | None = None, normalize: bool = True, text: str = ""
+) -> Vector:
     vec = thumbnail_features(data) @ _projection(dim)
     norm = float(np.linalg.norm(vec))
     if norm == 0.0:
@@ -59,14 +68,14 @@ def image_vector(
         norm = float(np.linalg.norm(vec)) or 1.0
     vec = vec / norm
     if purpose is not None and purpose not in BASE_PURPOSES:
-        shift = np.asarray(purposed_vector("\x02purpose=" + purpose, dim, None))
+        shift = text_vector("\x02purpose=" + purpose, dim).values
         vec = vec + PURPOSE_WEIGHT * shift
     if text:
-        vec = vec / np.linalg.norm(vec) + np.asarray(purposed_vector(text, dim, purpose))
+        vec = vec / np.linalg.norm(vec) + text_vector(text, dim, purpose).values
         vec = vec / 2
     if normalize:
         vec = vec / (np.linalg.norm(vec) or 1.0)
-    return np.round(vec, DECIMALS).tolist()
+    return Vector(vec)
 
 
 def _mean_colour(data: bytes) -> tuple[float, float, float]:

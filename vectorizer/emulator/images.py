@@ -27,7 +27,16 @@ from typing import Any
 
 from vectorizer.emulator import schema as s
 from vectorizer.emulator.vectors import token_count
-from vectorizer.emulator.wire import AwsError, EmbedPlan, Vectors, new_request_id
+from vectorizer.emulator.wire import (
+    COHERE_SPELLING,
+    MARENGO_SPELLING,
+    NOVA_SPELLING,
+    TITAN_SPELLING,
+    AwsError,
+    EmbedPlan,
+    Vectors,
+    new_request_id,
+)
 from vectorizer.media import inspect
 
 MB = 1_000_000
@@ -140,7 +149,11 @@ def _titan(body: dict[str, Any]) -> EmbedPlan | None:
         raise _invalid("#/inputImage: image resolution exceeds the maximum of 2048x2048 pixels.")
 
     def render(vectors: Vectors) -> dict[str, Any]:
-        return {"embedding": vectors[0], "inputTextTokenCount": tokens, "message": None}
+        return {
+            "embedding": vectors[0].fragment(TITAN_SPELLING),
+            "inputTextTokenCount": tokens,
+            "message": None,
+        }
 
     return _single(data, dim, render, text=text, tokens=tokens)
 
@@ -190,7 +203,8 @@ def _nova(body: dict[str, Any]) -> EmbedPlan | None:
         media = _s3(loc, f"{spath}/s3Location", False, _NOVA_FORMATS, 50 * MB, declared=fmt or "")
 
     def render(vectors: Vectors) -> dict[str, Any]:
-        return {"embeddings": [{"embeddingType": "IMAGE", "embedding": vectors[0]}]}
+        embedding = vectors[0].fragment(NOVA_SPELLING)
+        return {"embeddings": [{"embeddingType": "IMAGE", "embedding": embedding}]}
 
     return _single(media, dim, render, purpose=purpose)
 
@@ -215,7 +229,7 @@ def _cohere_render(count_texts: list[str]) -> Callable[[Vectors], dict[str, Any]
     def render(vectors: Vectors) -> dict[str, Any]:
         return {
             "id": request_id,
-            "embeddings": {"float": vectors},
+            "embeddings": {"float": [v.fragment(COHERE_SPELLING) for v in vectors]},
             "texts": count_texts,
             "images": [{"format": "image"} for _ in vectors],
             "response_type": "embeddings_by_type",
@@ -326,7 +340,9 @@ def _marengo27(body: dict[str, Any]) -> EmbedPlan | None:
         return None
     s.check_keys(body, "#", ("inputType", "mediaSource"), ("inputType", "mediaSource"))
     media = _media_source(body, "#")
-    return _single(media, 1024, lambda v: {"data": [{"embedding": v[0]}]})
+    return _single(
+        media, 1024, lambda v: {"data": [{"embedding": v[0].fragment(MARENGO_SPELLING)}]}
+    )
 
 
 def _marengo30(body: dict[str, Any]) -> EmbedPlan | None:
@@ -345,7 +361,9 @@ def _marengo30(body: dict[str, Any]) -> EmbedPlan | None:
     else:
         s.check_keys(part, path, ("mediaSource",), ("mediaSource",))
     media = _media_source(part, path)
-    return _single(media, 512, lambda v: {"data": {"embedding": v[0]}}, text=text)
+    return _single(
+        media, 512, lambda v: {"data": {"embedding": v[0].fragment(MARENGO_SPELLING)}}, text=text
+    )
 
 
 IMAGE_PLANS: dict[str, Callable[[dict[str, Any]], EmbedPlan | None]] = {

@@ -34,6 +34,11 @@ format is the container's: a *dialect*. Parts:
 (`vectors.token_vectors`): their mean is `deterministic_vector(text, dim)`,
 so mean pooling gives a known value. Cohere vectors depend on `input_type`
 as on Bedrock.
+
+Floats are spelled as each container writes them (`wire.Spelling`): TEI
+(Rust, f32) and Cohere's container the shortest float32 text; the Python
+containers (JumpStart, the HF toolkit, sentence-transformers handlers,
+vLLM) write float32 values turned into Python floats, so doubles.
 """
 
 from __future__ import annotations
@@ -41,20 +46,36 @@ from __future__ import annotations
 import base64
 import json
 import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vectorizer.emulator.vectors import token_count, token_vectors
-from vectorizer.emulator.wire import AwsError, EmbedPlan, Vectors, cut_words, new_request_id
+from vectorizer.emulator.wire import (
+    COHERE_SPELLING,
+    AwsError,
+    EmbedPlan,
+    Spelling,
+    Vector,
+    Vectors,
+    cut_words,
+    new_request_id,
+)
 
 DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_TOKENS = 512
 SERVERLESS_MAX_BODY = 4_000_000  # "4 MB" (AWS serverless-endpoints-invoke page)
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 MAX_NAME_LENGTH = 63
+
+
+def _floats(vectors: Vectors, spelling: Spelling) -> list[Any]:
+    return [v.fragment(spelling) for v in vectors]
+
+
+def _python_floats(vectors: Vectors) -> list[Any]:
+    return _floats(vectors, Spelling.DOUBLE)
 
 
 class ContainerError(Exception):
@@ -150,7 +171,9 @@ def _tei(endpoint: Endpoint, body: Any) -> EmbedPlan:
             keep_start = direction not in ("Left", "left")
             text = cut_words(text, endpoint.max_tokens, keep_start=keep_start)
         fitted.append(text)
-    return EmbedPlan(fitted, dim, list, normalize=normalize, batched=True)
+    return EmbedPlan(
+        fitted, dim, lambda v: _floats(v, Spelling.FLOAT32), normalize=normalize, batched=True
+    )
 
 
 def _tei_validation(message: str) -> ContainerError:
@@ -185,7 +208,9 @@ def _jumpstart(endpoint: Endpoint, body: Any) -> EmbedPlan:
     if mode != "embedding":
         raise ContainerError(400, f"Unsupported mode '{mode}'; this model supports 'embedding'.")
     _check_batch(endpoint, texts)
-    return EmbedPlan(texts, endpoint.dimensions, lambda v: {"embedding": v}, batched=True)
+    return EmbedPlan(
+        texts, endpoint.dimensions, lambda v: {"embedding": _python_floats(v)}, batched=True
+    )
 
 
 def _hf_inputs(endpoint: Endpoint, body: Any) -> list[str]:
@@ -200,7 +225,7 @@ def _hf_inputs(endpoint: Endpoint, body: Any) -> list[str]:
 
 
 def _hf(endpoint: Endpoint, body: Any) -> EmbedPlan:
-    return EmbedPlan(_hf_inputs(endpoint, body), endpoint.dimensions, list, batched=True)
+    return EmbedPlan(_hf_inputs(endpoint, body), endpoint.dimensions, _python_floats, batched=True)
 
 
 def _hf_token(endpoint: Endpoint, body: Any) -> EmbedPlan:
@@ -218,7 +243,9 @@ def _hf_token(endpoint: Endpoint, body: Any) -> EmbedPlan:
 
 def _sentence_transformers(endpoint: Endpoint, body: Any) -> EmbedPlan:
     texts = _hf_inputs(endpoint, body)
-    return EmbedPlan(texts, endpoint.dimensions, lambda v: {"embeddings": v}, batched=True)
+    return EmbedPlan(
+        texts, endpoint.dimensions, lambda v: {"embeddings": _python_floats(v)}, batched=True
+    )
 
 
 def _openai_error(message: str) -> ContainerError:
@@ -243,10 +270,10 @@ def _openai(endpoint: Endpoint, body: Any) -> EmbedPlan:
         raise _openai_error(f"dimensions must be an integer from 1 to {endpoint.dimensions}")
     tokens = sum(token_count(t) for t in texts)
 
-    def encode(vector: list[float]) -> Any:
+    def encode(vector: Vector) -> Any:
         if encoding == "float":
-            return vector
-        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            return vector.fragment(Spelling.DOUBLE)
+        return base64.b64encode(vector.values.astype("<f4").tobytes()).decode()
 
     def render(vectors: Vectors) -> dict[str, Any]:
         data = [
@@ -279,7 +306,7 @@ def _cohere(endpoint: Endpoint, body: Any) -> EmbedPlan:
     def render(vectors: Vectors) -> dict[str, Any]:
         return {
             "id": request_id,
-            "embeddings": vectors,
+            "embeddings": _floats(vectors, COHERE_SPELLING),
             "texts": texts,
             "response_type": "embeddings_floats",
         }
