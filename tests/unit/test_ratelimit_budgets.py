@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vectorizer.ratelimit import Cost, LimiterSettings, LocalBudget, Round, TokenBucket
+from vectorizer.ratelimit import budgets as b
 from vectorizer.ratelimit.tokens import PRIOR_TOKENS, TokenEstimator
 
 
@@ -102,10 +103,24 @@ def test_observe_refills_at_the_learned_rate() -> None:
         clock.now += 0.1
         rates = budget.observe(Round(0.1, 10, 8, 1))
     assert rates.requests == pytest.approx(80.0 * 0.98) == budget.rates.requests
-    clock.now += 10.0
+    clock.now += 0.5
     for _ in range(19):  # a full bucket: a quarter second of the new rate
         assert run(budget.take(Cost())) == 0.0
-    assert run(budget.take(Cost())) > 0.0
+    assert run(budget.take(Cost())) == pytest.approx((20 - 0.25 * 78.4) / 78.4)
+
+
+def test_after_an_idle_second_only_the_first_burst_is_there() -> None:
+    # The quota's own bucket may have been emptied meanwhile (another client,
+    # a quota that starts empty): a burst saved up while idle would all be
+    # throttled.
+    clock = Clock()
+    budget = LocalBudget(LimiterSettings(initial_rate=100.0), clock)
+    for _ in range(int(b.INITIAL_BURST_CALLS)):
+        assert run(budget.take(Cost())) == 0.0
+    clock.now += b.IDLE_SECONDS + 5.0
+    for _ in range(int(b.INITIAL_BURST_CALLS)):
+        assert run(budget.take(Cost())) == 0.0
+    assert run(budget.take(Cost())) == pytest.approx(0.01)  # then the rate, 100/s
 
 
 # --- TokenEstimator -------------------------------------------------------------------

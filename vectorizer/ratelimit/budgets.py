@@ -42,16 +42,11 @@ raises).
 - `observe(round) -> Rates`: what this process saw in one measurement round
   (`rounds.Round`); answers the rates now in force. The local budget feeds
   its `PacingController` and refills its buckets at the rates that come
-  out. A shared budget keeps the learned rates in the store: a round with
-  throttles lowers the shared rates for every replica (the lower of the
-  stored rate and the one this round measured, the measure scaled by the
-  share of the calls this replica sends); growth is applied only by the
-  replica holding a short probe lease, so one replica probes upward at a
+  out. A shared budget keeps the learned rates in the store and moves them
+  from the whole fleet's answers (see `answered`), by one replica at a
   time; a replica that cannot reach the store falls back to a conservative
-  local share (the last shared rate over the replicas seen) and says so.
-  The arithmetic is reusable for that: `PacingController.on_round(round,
-  now, may_grow=False)` applies a round's cuts but no growth, for a replica
-  without the probe lease.
+  local share (the last shared rate over the replicas seen), learns from
+  its own rounds scaled to the fleet meanwhile, and says so.
 """
 
 from __future__ import annotations

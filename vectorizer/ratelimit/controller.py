@@ -268,7 +268,7 @@ class RateController:
             return 0.0
         return sent / (self.rate * duration)
 
-    def on_round(self, s: Sample, blamed: bool, now: float, may_grow: bool = True) -> float:
+    def on_round(self, s: Sample, blamed: bool, now: float) -> float:
         """Apply one round; `blamed`: its throttles are this dimension's."""
         throttles = s.throttles
         if self._cycle is not None:
@@ -283,15 +283,13 @@ class RateController:
             else:
                 self.mode = Mode.PROBE
         if not throttles:
-            self._on_clean(s.duration, s.sent, s.delivered, now, may_grow)
+            self._on_clean(s.duration, s.sent, s.delivered, now)
         elif blamed:
             self._on_throttled(s, now)
         # Throttled but blamed on the other dimension: this one holds.
         return self.rate
 
-    def _on_clean(
-        self, duration: float, sent: float, delivered: float, now: float, may_grow: bool
-    ) -> None:
+    def _on_clean(self, duration: float, sent: float, delivered: float, now: float) -> None:
         self._throttled_rounds = 0
         if delivered >= self.best(now):
             self._best, self._best_at = delivered, now
@@ -301,8 +299,6 @@ class RateController:
             return  # our pacing was not the bottleneck: growing would be a guess
         if self.mode is not Mode.STARTUP:
             self._prove(self.rate, now)
-        if not may_grow:
-            return
         if self.mode is Mode.STARTUP:
             self.rate = self._clamp(self.rate * _growth(duration))
             return
@@ -424,13 +420,12 @@ class PacingController:
         tokens = self.tokens.rate
         return Rates(self.requests.rate, None if math.isinf(tokens) else tokens)
 
-    def on_round(self, r: Round, now: float, may_grow: bool = True) -> Rates:
-        """Apply one round; `may_grow=False` applies its cuts only (a replica
-        of a shared budget that does not hold the probe lease)."""
+    def on_round(self, r: Round, now: float) -> Rates:
+        """Apply one round."""
         throttles, answers, saturated = r.calls_throttled, r.answers, r.measured_saturated
         on_tokens = throttles > 0 and self.blame_tokens(r, now)
         calls = Sample(r.duration, r.calls_sent, r.delivered_calls(), throttles, answers, saturated)
-        self.requests.on_round(calls, not on_tokens, now, may_grow)
+        self.requests.on_round(calls, not on_tokens, now)
         if r.tokens_counted:
             tokens = Sample(
                 r.duration,
@@ -441,7 +436,7 @@ class PacingController:
                 saturated,
                 r.tokens_ok,
             )
-            self.tokens.on_round(tokens, on_tokens, now, may_grow)
+            self.tokens.on_round(tokens, on_tokens, now)
         return self.rates
 
     def blame_tokens(self, r: Round, now: float) -> bool:
