@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from vectorizer.ratelimit import Cost, Rates, Round
-from vectorizer.ratelimit.shares import FallbackBuckets, lower, lowered, raised, scale_round
+from vectorizer.ratelimit.shares import (
+    SHARE_WINDOW_SECONDS,
+    FallbackBuckets,
+    ShareMeter,
+    lowered,
+    scale_round,
+)
 
 
 def test_a_scaled_round_scales_volumes_and_rates_not_sample_sizes() -> None:
@@ -42,5 +48,16 @@ def test_fallback_buckets_pace_at_the_share() -> None:
 def test_rates_compare() -> None:
     assert lowered(Rates(10.0), Rates(9.0)) and not lowered(Rates(10.0), Rates(11.0))
     assert lowered(Rates(10.0, None), Rates(10.0, 500.0))  # a token limit appears
-    assert raised(Rates(10.0, 5.0), Rates(10.0, 6.0)) and not raised(Rates(10.0), Rates(10.0))
-    assert lower(Rates(10.0, None), Rates(12.0, 5.0)) == Rates(10.0, 5.0)
+
+
+def test_the_share_is_our_grants_over_everyones_lately() -> None:
+    m = ShareMeter(0.5)
+    assert m.granted(2.0, 4.0, 0.0) and m.share == 0.5  # too few calls to tell
+    for k in range(1, 11):  # we get 1 call of every 4 granted
+        assert m.granted(1.0, 4.0 + 4.0 * k, 0.1 * k)
+    assert m.share == pytest.approx(0.25)
+    # Later, 3 of every 4: the window forgets the old calls.
+    for k in range(1, 41):
+        m.granted(3.0, 44.0 + 4.0 * k, 1.0 + 0.1 * k)
+    assert 1.0 + 4.0 > SHARE_WINDOW_SECONDS and m.share == pytest.approx(0.75)
+    assert not m.granted(1.0, 3.0, 6.0)  # the counter went back: Redis came back empty

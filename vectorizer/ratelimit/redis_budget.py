@@ -46,7 +46,6 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Hashable
 
 from vectorizer.ratelimit.budgets import (
@@ -59,7 +58,13 @@ from vectorizer.ratelimit.controller import LimiterSettings, Mode, PacingControl
 from vectorizer.ratelimit.fleet import FleetCounts, FleetMeter
 from vectorizer.ratelimit.redis_link import REDIS_ERRORS, RedisLink, budget_key
 from vectorizer.ratelimit.rounds import ROUND_SECONDS, Round
-from vectorizer.ratelimit.shares import FallbackBuckets, lowered, scale_round, token_rate
+from vectorizer.ratelimit.shares import (
+    FallbackBuckets,
+    ShareMeter,
+    lowered,
+    scale_round,
+    token_rate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +82,6 @@ SAMPLE_SECONDS = ROUND_SECONDS / 2
 REPORT_SECONDS = ROUND_SECONDS / 2
 HEARTBEAT_SECONDS = 3.0
 KEY_TTL_MS = 3_600_000  # an idle target's state is dropped after an hour
-SHARE_WINDOW_SECONDS = 2.0
-SHARE_MIN_CALLS = 8.0
-MIN_SHARE = 0.02
 _EPSILON = 1e-9
 
 
@@ -145,9 +147,7 @@ class RedisBudget:
         self._pool_until = -math.inf
         self._trip: asyncio.Task[float] | None = None
         # This replica's share of the calls: own grants against everyone's.
-        self._own_sent = 0.0
-        self._history: deque[tuple[float, float, float]] = deque()
-        self.share = fallback_share
+        self._shares = ShareMeter(fallback_share)
         self.live_replicas = max(1, round(1 / fallback_share))
         self._fallback: FallbackBuckets | None = None
         self._lease_until = -math.inf  # the pacer lease, as far as we know
@@ -224,7 +224,7 @@ class RedisBudget:
         return True
 
     def _lease_size(self) -> float:
-        mine = self._rates.requests * self.share * LEASE_SECONDS
+        mine = self._rates.requests * self._shares.share * LEASE_SECONDS
         return max(1.0, min(float(MAX_LEASE_CALLS), mine))
 
     async def _fetch(self, cost: Cost) -> float:
@@ -281,9 +281,9 @@ class RedisBudget:
                 self._pool_r += grant_r
                 self._pool_t += grant_t
                 self._pool_until = now + LEASE_TTL_SECONDS
-            self._own_sent += grant_r
             self.live_replicas = max(1, int(answer[6]))
-            self._learn_share(now, sent)
+            if not self._shares.granted(grant_r, sent, now):
+                self._ver_seen = 0  # Redis came back empty: its state starts over
             counts = FleetCounts(
                 float(answer[8]),
                 sent,
@@ -300,35 +300,6 @@ class RedisBudget:
             return wait
         finally:
             self._trip = None
-
-    def _learn_share(self, now: float, sent: float) -> None:
-        history = self._history
-        if history and sent < history[-1][2]:
-            history.clear()  # Redis came back empty: the counters restarted
-            self._ver_seen = 0
-        history.append((now, self._own_sent, sent))
-        while len(history) > 2 and now - history[1][0] >= SHARE_WINDOW_SECONDS:
-            history.popleft()
-        share = self.share_over(SHARE_WINDOW_SECONDS, now)
-        if share is not None:
-            self.share = share
-
-    def share_over(self, seconds: float, now: float) -> float | None:
-        """This replica's share of the calls granted in the last `seconds`
-        (None: too few calls to tell)."""
-        history = self._history
-        if not history:
-            return None
-        start = history[0]
-        for entry in reversed(history):
-            if entry[0] <= now - seconds:
-                start = entry
-                break
-        _, own0, total0 = start
-        _, own1, total1 = history[-1]
-        if total1 - total0 < SHARE_MIN_CALLS:
-            return None
-        return min(1.0, max(MIN_SHARE, (own1 - own0) / (total1 - total0)))
 
     def _shared(
         self, shared: Rates, ver: int, counts: FleetCounts, now: float, estimate: float | None
@@ -496,7 +467,7 @@ class RedisBudget:
 
     def _rejoin(self) -> None:
         self._fallback = None
-        self._history.clear()
+        self._shares.clear()
         self._pool_until = -math.inf
         self._ver_seen = 0  # newer shared rates are adopted; none seeds a Redis come back empty
         self._meter.reset()

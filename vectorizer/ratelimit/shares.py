@@ -1,19 +1,62 @@
 """A replica's share of a shared budget (`redis_budget`), the parts that need no Redis.
 
+- `ShareMeter`: this replica's share of the calls Redis granted.
 - `scale_round(round, k)`: a round as the whole fleet would have seen it.
 - `FallbackBuckets`: the local buckets of a replica without Redis, at its
   share of the shared rates.
-- `lowered`, `raised`, `lower`, `token_rate`: comparing `Rates`.
+- `lowered`, `token_rate`: reading `Rates`.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from vectorizer.ratelimit.budgets import BURST_SECONDS, Cost, TokenBucket
 from vectorizer.ratelimit.controller import Rates
 from vectorizer.ratelimit.rounds import Round
+
+SHARE_WINDOW_SECONDS = 2.0
+SHARE_MIN_CALLS = 8.0
+MIN_SHARE = 0.02
+
+
+class ShareMeter:
+    """This replica's share of the calls: its own grants against the growth
+    of the shared `sent` counter (every replica's grants) over the last
+    SHARE_WINDOW_SECONDS. It sizes the leases, and the local share if Redis
+    goes away."""
+
+    def __init__(self, start: float):
+        self.share = start
+        self._own = 0.0
+        self._history: deque[tuple[float, float, float]] = deque()
+
+    def clear(self) -> None:
+        self._history.clear()
+
+    def granted(self, own: float, sent: float, now: float) -> bool:
+        """One round trip's grant to us and the `sent` counter after it;
+        False if the counter went back (Redis came back empty)."""
+        self._own += own
+        history = self._history
+        restarted = bool(history) and sent < history[-1][2]
+        if restarted:
+            history.clear()
+        history.append((now, self._own, sent))
+        while len(history) > 2 and now - history[1][0] >= SHARE_WINDOW_SECONDS:
+            history.popleft()
+        start = history[0]
+        for entry in reversed(history):
+            if entry[0] <= now - SHARE_WINDOW_SECONDS:
+                start = entry
+                break
+        _, own0, total0 = start
+        _, own1, total1 = history[-1]
+        if total1 - total0 >= SHARE_MIN_CALLS:
+            self.share = min(1.0, max(MIN_SHARE, (own1 - own0) / (total1 - total0)))
+        return not restarted
 
 
 @dataclass(frozen=True)
@@ -102,19 +145,3 @@ def lowered(before: Rates, after: Rates) -> bool:
     if after.tokens is None:
         return False
     return before.tokens is None or after.tokens < before.tokens
-
-
-def raised(before: Rates, after: Rates) -> bool:
-    if after.requests > before.requests:
-        return True
-    return after.tokens is not None and before.tokens is not None and after.tokens > before.tokens
-
-
-def lower(a: Rates, b: Rates) -> Rates:
-    if a.tokens is None:
-        tokens = b.tokens
-    elif b.tokens is None:
-        tokens = a.tokens
-    else:
-        tokens = min(a.tokens, b.tokens)
-    return Rates(min(a.requests, b.requests), tokens)
