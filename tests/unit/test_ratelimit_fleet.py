@@ -38,7 +38,7 @@ def test_a_few_throttles_close_a_round_early_unless_told_not_to() -> None:
     late = counts(10.0 + f.EARLY_CLOSE_SECONDS + 0.001, 115, 95, 4)
     held = FleetMeter()
     held.feed(counts(10.0, 100, 90))
-    assert held.feed(late, early=False) is None  # a rate holding after a cut: no hurry
+    assert held.feed(late, early=None) is None  # a rate holding after a cut: no hurry
     done = m.feed(late)
     assert done is not None and done.calls_throttled == 4
 

@@ -193,6 +193,9 @@ class LocalBudget:
         return 0.0
 
     def _after_idle(self, now: float) -> None:
+        # The pause ends here, granted or not: a call that waits longer than
+        # IDLE_SECONDS for its tokens must not cap the bucket again and again.
+        self._last_take = now
         self._requests.cap(INITIAL_BURST_CALLS, now)
         if not math.isinf(self._tokens.rate):
             self._tokens.cap(self._tokens.rate * INITIAL_BURST_SECONDS, now)

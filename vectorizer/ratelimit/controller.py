@@ -93,6 +93,21 @@ STARTUP_EXIT_THROTTLES = 4
 STARTUP_EXIT_MANY = 16
 STARTUP_EXIT_SHARE = 0.15
 STARTUP_EXIT_ROUNDS = 2
+# A cycle measure (see CYCLE_*) at most this share of the rate ends start-up
+# on the first round with STARTUP_EXIT_THROTTLES throttles, however few of
+# its answers they are: the quota's bucket, empty at both ends of the cycle,
+# shows the quota far below the rate, and the calls a ramp sends until its
+# rounds fill with throttles cost as many throttles.
+STARTUP_EXIT_CYCLE = 0.75
+# Once a cycle runs (a throttle showed the quota's bucket empty), start-up
+# grows to at most STARTUP_CYCLE_CAP x the cycle's accepted rate: an empty
+# bucket admits the quota and no more, so that rate is at most the quota,
+# and a ramp that has run past its unseen limit for a while has saved the
+# bucket up and drains it at a rate far above: every call above the quota
+# sent before the first throttle comes back is one more throttle. A few
+# times the rate accepted leaves quotas up to about 20 x the start rate
+# reached as fast; higher ones are reached more slowly.
+STARTUP_CYCLE_CAP = 3.0
 # After a throttled round: rate = MARGIN below the accepted rate it measured.
 MARGIN = 0.02
 HOLD_SECONDS = 1.0
@@ -143,6 +158,8 @@ BLAME_WINDOW_SECONDS = 10.0
 # Blame: one dimension's accepted rate, as a share of its best lately, must
 # be BLAME_GAP below the other's to clear it (text lengths vary call to call).
 BLAME_GAP = 0.3
+# Rounds this far apart (s) have a pause between them (rounds.ROUND_MAX_SECONDS).
+GAP_SECONDS = 1.0
 # The slowest token rate the controller sets (tokens/s).
 MIN_TOKEN_RATE = 1.0
 
@@ -227,6 +244,7 @@ class RateController:
         self.estimate = self.rate  # the quota as last measured (or the start rate)
         self._throttled_rounds = 0
         self._cut_at = now
+        self._last_round = now  # when the last round ended
         self._hold = HOLD_SECONDS
         self._confirmed = 0  # probes in a row that found the quota unchanged
         self._probe_time = 0.0
@@ -270,6 +288,10 @@ class RateController:
 
     def on_round(self, s: Sample, blamed: bool, now: float) -> float:
         """Apply one round; `blamed`: its throttles are this dimension's."""
+        resumed = now - s.duration - self._last_round > GAP_SECONDS
+        if resumed:
+            self._after_gap(now)
+        self._last_round = now
         throttles = s.throttles
         if self._cycle is not None:
             seconds, units = self._cycle
@@ -284,10 +306,24 @@ class RateController:
                 self.mode = Mode.PROBE
         if not throttles:
             self._on_clean(s.duration, s.sent, s.delivered, now)
+        elif resumed:
+            # The first calls after a pause meeting an empty bucket: no signal.
+            self._cycle_from(s)
         elif blamed:
             self._on_throttled(s, now)
         # Throttled but blamed on the other dimension: this one holds.
         return self.rate
+
+    def _after_gap(self, now: float) -> None:
+        """Calls resume after a pause. What the quota's bucket did meanwhile
+        is unknown: no cycle spans the gap. Resuming at the quota measured
+        before, the first calls may meet an empty bucket (a few throttles,
+        no signal): a probe's rate is dropped, and a HOLD starts."""
+        self._cycle = None
+        if self.mode in (Mode.HOLD, Mode.PROBE, Mode.RECOVER):
+            self.rate = self._clamp(min(self.rate, self.estimate * (1 - MARGIN)))
+            self.mode = Mode.HOLD
+            self._cut_at = now
 
     def _on_clean(self, duration: float, sent: float, delivered: float, now: float) -> None:
         self._throttled_rounds = 0
@@ -300,7 +336,13 @@ class RateController:
         if self.mode is not Mode.STARTUP:
             self._prove(self.rate, now)
         if self.mode is Mode.STARTUP:
-            self.rate = self._clamp(self.rate * _growth(duration))
+            grown = self.rate * _growth(duration)
+            cycle = self._cycle
+            if cycle is not None and cycle[0] >= CYCLE_MIN_SECONDS:
+                # Since a throttle the quota's bucket admitted at most the
+                # quota: more than a few times what came through is a guess.
+                grown = min(grown, max(self.rate, STARTUP_CYCLE_CAP * cycle[1] / cycle[0]))
+            self.rate = self._clamp(grown)
             return
         if self.mode is Mode.RECOVER:
             recall = self.recall(now)
@@ -338,33 +380,49 @@ class RateController:
             self.estimate = measured
             self._probe_time = 0.0
 
-    def _measure(self, s: Sample, now: float) -> float:
-        """The quota a throttled round shows; see CYCLE_* above. A cycle's
-        measure is remembered as RECOVER's target."""
+    def _measure(self, s: Sample, now: float) -> tuple[float, bool]:
+        """The quota a throttled round shows, and whether a cycle measured
+        it; see CYCLE_* above. A cycle's measure is remembered as RECOVER's
+        target."""
         cycle, self._cycle = self._cycle, (0.0, 0.0)
         if cycle is None or not CYCLE_MIN_SECONDS <= cycle[0] <= CYCLE_MAX_SECONDS:
-            return s.delivered
+            return s.delivered, False
         over_cycle = cycle[1] / cycle[0]
         if s.delivered < over_cycle * (1 - CYCLE_DROP):
-            return s.delivered  # the quota dropped within the cycle
+            return s.delivered, False  # the quota dropped within the cycle
         if over_cycle >= self.recall(now):
             self._recall, self._recall_at = over_cycle, now
-        return over_cycle
+        return over_cycle, True
+
+    def _cycle_from(self, s: Sample) -> None:
+        """The next cycle starts where this round did: its throttles, let
+        pass, were the first calls (of a ramp, or after a pause) meeting an
+        empty bucket, which then saved what the round did not take."""
+        self._cycle = (s.duration, s.accepted_units)
 
     def _on_throttled(self, s: Sample, now: float) -> None:
-        delivered = self._measure(s, now)
+        delivered, by_cycle = self._measure(s, now)
         self._throttled_rounds += 1
         if self.mode is Mode.STARTUP:
             if delivered >= self.rate:
                 # Accepted at our pace or faster: the throttles were a burst
                 # (the first calls meeting an empty bucket), not the quota.
                 self._throttled_rounds = 0
+                self._cycle_from(s)
                 return
-            strong = s.throttles >= STARTUP_EXIT_SHARE * s.answers and (
-                (s.saturated and s.throttles >= STARTUP_EXIT_THROTTLES)
-                or s.throttles >= STARTUP_EXIT_MANY
+            strong = (
+                by_cycle
+                and s.throttles >= STARTUP_EXIT_THROTTLES
+                and delivered <= self.rate * STARTUP_EXIT_CYCLE
+            ) or (
+                s.throttles >= STARTUP_EXIT_SHARE * s.answers
+                and (
+                    (s.saturated and s.throttles >= STARTUP_EXIT_THROTTLES)
+                    or s.throttles >= STARTUP_EXIT_MANY
+                )
             )
             if not strong and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
+                self._cycle_from(s)
                 return  # hold: maybe only the first calls met an empty bucket
         elif self.mode is Mode.HOLD and delivered >= self.estimate * (1 - HOLD_TOLERANCE):
             # Noise around the quota, or throttles of calls sent before the

@@ -59,10 +59,10 @@ class FleetMeter:
     def reset(self) -> None:
         self._base = None
 
-    def feed(self, c: FleetCounts, early: bool = True) -> Round | None:
-        """The round that `c` closes, if any; `early`: a few throttles close
-        it at once (no need while the rate holds after a cut: short rounds
-        are noisy measures)."""
+    def feed(self, c: FleetCounts, early: int | None = EARLY_CLOSE_THROTTLES) -> Round | None:
+        """The round that `c` closes, if any; `early`: this many throttles
+        close it at once (None while the rate holds after a cut: short
+        rounds are noisy measures)."""
         base = self._base
         if base is None and c.now - c.born <= ROUND_MAX_SECONDS:
             # A state made moments ago: its first calls (the first ones an
@@ -76,7 +76,7 @@ class FleetMeter:
         throttled = c.throttled - base.throttled
         answers = c.ok - base.ok + throttled
         closes = (elapsed >= FLEET_ROUND_SECONDS and answers >= FLEET_ROUND_MIN_ANSWERS) or (
-            early and elapsed >= EARLY_CLOSE_SECONDS and throttled >= EARLY_CLOSE_THROTTLES
+            early is not None and elapsed >= EARLY_CLOSE_SECONDS and throttled >= early
         )
         if not closes:
             return None

@@ -57,7 +57,7 @@ from vectorizer.ratelimit.budgets import (
 from vectorizer.ratelimit.controller import LimiterSettings, Mode, PacingController, Rates
 from vectorizer.ratelimit.fleet import FleetCounts, FleetMeter
 from vectorizer.ratelimit.redis_link import REDIS_ERRORS, RedisLink, budget_key
-from vectorizer.ratelimit.rounds import ROUND_SECONDS, Round
+from vectorizer.ratelimit.rounds import EARLY_CLOSE_THROTTLES, ROUND_SECONDS, Round
 from vectorizer.ratelimit.shares import (
     FallbackBuckets,
     ShareMeter,
@@ -81,8 +81,31 @@ LEASE_ASK_SECONDS = 0.25
 SAMPLE_SECONDS = ROUND_SECONDS / 2
 REPORT_SECONDS = ROUND_SECONDS / 2
 HEARTBEAT_SECONDS = 3.0
+# A replica's first throttle in start-up (at most one a second) stops its
+# takes for BRAKE_SECONDS, or until the pacer's cut arrives: the quota's
+# bucket is empty and the fleet far above the quota, and every call sent
+# before the pacer's round closes is one more throttle.
+BRAKE_SECONDS = 0.1
+BRAKE_EVERY_SECONDS = 1.0
+# After the pacer's cut, no fleet round starts for this long: the throttles
+# of calls sent before the cut still come back, and the calls accepted
+# after it are few while the emptied buckets refill, and counted in clumps
+# (each replica's report): read as a round, they would show the quota
+# falling again.
+SETTLE_SECONDS = 0.3
 KEY_TTL_MS = 3_600_000  # an idle target's state is dropped after an hour
 _EPSILON = 1e-9
+# How many throttles close a fleet round early, by the request rate's mode.
+# Probing above a quota it measured, the pacer cuts on the first throttle:
+# the quota's bucket is empty, and the cycle since the last cut measures the
+# quota exactly (controller.CYCLE_*), however short the round. In HOLD no
+# round closes early: the rate is at the quota, and short rounds are noisy.
+_EARLY_CLOSE = {
+    Mode.STARTUP: EARLY_CLOSE_THROTTLES,
+    Mode.PROBE: 1,
+    Mode.RECOVER: 1,
+    Mode.UNLIMITED: EARLY_CLOSE_THROTTLES,
+}
 
 
 class SharedBudgets:
@@ -167,6 +190,11 @@ class RedisBudget:
         self._meter = FleetMeter()
         self._new_pacer = False
         self.round_trips = 0
+        # A throttle in start-up stops this replica's takes until the pacer's
+        # cut arrives, or BRAKE_SECONDS at most.
+        self._brake_until = -math.inf
+        self._braked = -math.inf
+        self._settle_until = -math.inf  # no fleet round starts before a cut settles
 
     @property
     def rates(self) -> Rates:
@@ -191,6 +219,9 @@ class RedisBudget:
                 return self._fallback_take(cost)
             if self._fallback is not None:
                 self._rejoin()
+            braking = self._brake_until - self._clock()
+            if braking > 0.0:
+                return braking
             if self._from_pool(cost):
                 return 0.0
             trip = self._trip
@@ -312,6 +343,8 @@ class RedisBudget:
                 self._adopt(shared, ver, now, estimate)
             return
         self._sampled = now
+        if now < self._settle_until:
+            self._meter.reset()  # the next round starts once the cut has settled
         if self._new_pacer:
             # Set before we held the lease. Later answers can only bring our
             # own sets (the lease guards SET), and some of them older than our
@@ -319,8 +352,7 @@ class RedisBudget:
             self._new_pacer = False
             if ver > self._ver_seen:
                 self._adopt(shared, ver, now, estimate)
-        holding = self.controller.requests.mode is Mode.HOLD
-        fleet_round = self._meter.feed(counts, early=not holding)
+        fleet_round = self._meter.feed(counts, early=_EARLY_CLOSE.get(self.controller.requests.mode))
         if fleet_round is None:
             return
         c = self.controller
@@ -331,6 +363,8 @@ class RedisBudget:
                 # As the local budget: our lease is spent, the quota's bucket is empty.
                 self._pool_r = min(self._pool_r, 0.0)
                 self._pool_t = min(self._pool_t, 0.0)
+                self._brake_until = -math.inf
+                self._settle_until = now + SETTLE_SECONDS
             self._pending_set = rates
             self._rates = rates
             self._kick()
@@ -340,6 +374,8 @@ class RedisBudget:
         with them, this replica's controller can take over as pacer."""
         self._ver_seen = ver
         c = self.controller
+        if shared.requests < c.requests.rate:
+            self._brake_until = -math.inf  # the pacer's cut is here
         if shared.requests != c.requests.rate:
             log.debug("shared rate adopted: %.1f -> %.1f (ver %d)", c.requests.rate,
                       shared.requests, ver)  # fmt: skip
@@ -355,16 +391,22 @@ class RedisBudget:
         round trip, at once if throttled (the pacer must see it soon)."""
         if self._fallback is not None or not self._link.up:
             return
+        now = self._clock()
         if throttled:
             self._report_throttled += 1
             # The quota's bucket is empty: what this lease holds would be throttled too.
             self._pool_r = min(self._pool_r, 0.0)
             self._pool_t = min(self._pool_t, 0.0)
+            if (
+                self.controller.requests.mode is Mode.STARTUP
+                and now - self._braked >= BRAKE_EVERY_SECONDS
+            ):
+                self._braked = now
+                self._brake_until = now + BRAKE_SECONDS
         else:
             self._report_ok += 1
             self._report_tokens += tokens
             self._report_counted = self._report_counted or counted
-        now = self._clock()
         if (
             throttled
             or now - self._reported >= REPORT_SECONDS

@@ -56,16 +56,17 @@ end
 local function refill(burst, max_burst, idle, idle_r, idle_t)
   local rcap, tcap = caps(burst, max_burst)
   local dt = math.max(0, now - stamp)
-  if idle and dt > idle then
-    -- Idle: the quota's bucket may have been emptied meanwhile (another
-    -- client, or a quota that starts empty): no saved-up burst.
-    rcap = math.min(rcap, math.max(rlevel, idle_r))
-    if tcap >= 0 then tcap = math.min(tcap, math.max(tlevel, idle_t)) end
-  end
   if rlevel < rcap then rlevel = math.min(rcap, rlevel + dt * rate) end
   if tcap >= 0 and tlevel < tcap then tlevel = math.min(tcap, tlevel + dt * trate) end
+  local was_idle = idle and dt > idle
+  if was_idle then
+    -- Idle: the quota's bucket may have been emptied meanwhile (another
+    -- client, or a quota that starts empty): no saved-up burst.
+    rlevel = math.min(rlevel, idle_r)
+    if tcap >= 0 then tlevel = math.min(tlevel, idle_t) end
+  end
   stamp = now
-  return caps(burst, max_burst)
+  return rcap, tcap, was_idle
 end
 local function store()
   redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'trate', tostring(trate),
@@ -96,9 +97,15 @@ if rate == nil then
   if tcap >= 0 then tlevel = math.min(tcap, trate * 0.1) end
   stamp, sent, born = now, 0, now
 end
-local rcap, tcap = refill(burst, max_burst, tonumber(ARGV[15]), first, trate * 0.1)
-rlevel = math.min(rcap, rlevel + tonumber(ARGV[6]))
-if tcap >= 0 then tlevel = math.min(tcap, tlevel + tonumber(ARGV[7])) end
+local rcap, tcap, was_idle = refill(burst, max_burst, tonumber(ARGV[15]), first, trate * 0.1)
+local return_r, return_t = tonumber(ARGV[6]), tonumber(ARGV[7])
+if was_idle then
+  -- A lease given back after the gap would be a saved-up burst too (a
+  -- token debt still counts).
+  return_r, return_t = 0, math.min(0, return_t)
+end
+rlevel = math.min(rcap, rlevel + return_r)
+if tcap >= 0 then tlevel = math.min(tcap, tlevel + return_t) end
 ok = ok + tonumber(ARGV[16])
 thr = thr + tonumber(ARGV[17])
 tok = tok + tonumber(ARGV[18])
