@@ -20,7 +20,9 @@ import redis.asyncio as aioredis
 from tests.integration.test_cache_redis import REDIS_SERVER, RedisServer, _free_port
 from vectorizer import metrics
 from vectorizer.ratelimit import Cost, LimiterSettings, Round
-from vectorizer.ratelimit.redis_budget import RedisBudget, SharedBudgets
+from vectorizer.ratelimit.budgets import IDLE_SECONDS, INITIAL_BURST_CALLS
+from vectorizer.ratelimit.controller import HOLD_SECONDS, Mode
+from vectorizer.ratelimit.redis_budget import BRAKE_SECONDS, RedisBudget, SharedBudgets
 from vectorizer.ratelimit.redis_link import FALLBACK, SHARED, RedisLink, budget_key
 
 pytestmark = pytest.mark.skipif(
@@ -162,6 +164,100 @@ async def test_only_the_pacer_raises_the_rate_and_the_others_follow(
     await asyncio.sleep(0.3)
     await other.take(Cost(1.0))
     assert other.rates.requests == pytest.approx(grown)  # the others follow the pacer
+
+
+async def fleet_rounds(pacer: RedisBudget, other: RedisBudget, seconds: float) -> None:
+    """Answers come in (all accepted) and the pacer samples the counters,
+    for `seconds`, as while an import runs."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pacer.observe(Round(0.1, 5, 5, 0))  # sending: it keeps the pacer lease
+        for _ in range(20):
+            other.answered(throttled=False, tokens=0.0, counted=False)
+        await other.report()
+        await asyncio.sleep(0.1)
+        await pacer.report()
+
+
+async def cut_by_the_pacer(pacer: RedisBudget, other: RedisBudget) -> float:
+    """The quota clearly exceeded, seen by the other replica only: the cut."""
+    for k in range(40):
+        other.answered(throttled=k >= 10, tokens=0.0, counted=False)
+    await other.report()
+    await pacer.report()
+    assert pacer.controller.requests.mode is Mode.HOLD
+    await settle(pacer)
+    return pacer.rates.requests
+
+
+async def test_a_throttle_in_startup_brakes_a_replica_until_the_pacers_cut(
+    links: list[RedisLink],
+) -> None:
+    a, b = fleet(links, share=1.0, initial_rate=400.0)
+    await a.take(Cost(1.0))
+    await b.take(Cost(1.0))
+    pacer, other = await elect(a, b)
+    await pacer.report()
+    await asyncio.sleep(0.25)
+    # The first throttle the other replica sees in start-up: it stops taking
+    # (the quota's bucket is empty and the fleet far above the quota)...
+    other.answered(throttled=True, tokens=0.0, counted=False)
+    wait = await other.take(Cost(1.0))
+    assert 0.0 < wait <= BRAKE_SECONDS
+    # ...until the pacer's cut reaches it, which lifts the brake.
+    cut = await cut_by_the_pacer(pacer, other)
+    await other.report()
+    assert other.rates.requests == pytest.approx(cut)
+    assert other._brake_until < time.monotonic()
+
+
+async def test_the_brake_lasts_a_moment_and_comes_once_a_second(links: list[RedisLink]) -> None:
+    a, _ = fleet(links, share=1.0, initial_rate=400.0)
+    assert await a.take(Cost(1.0)) == 0.0
+    a.answered(throttled=True, tokens=0.0, counted=False)
+    wait = await a.take(Cost(1.0))
+    assert 0.0 < wait <= BRAKE_SECONDS
+    await asyncio.sleep(wait)
+    assert await a.take(Cost(1.0)) == 0.0  # over, with no cut: start-up goes on
+    a.answered(throttled=True, tokens=0.0, counted=False)  # within the second
+    assert await a.take(Cost(1.0)) == 0.0
+    assert a.controller.requests.mode is Mode.STARTUP
+
+
+async def test_a_probing_pacer_cuts_on_the_first_throttle(links: list[RedisLink]) -> None:
+    a, b = fleet(links, share=1.0, initial_rate=400.0)
+    await a.take(Cost(1.0))
+    await b.take(Cost(1.0))
+    pacer, other = await elect(a, b)
+    await pacer.report()
+    await asyncio.sleep(0.25)
+    await cut_by_the_pacer(pacer, other)
+    await fleet_rounds(pacer, other, HOLD_SECONDS + 0.5)  # the hold, then a probe
+    assert pacer.controller.requests.mode is Mode.PROBE
+    probe = pacer.rates.requests
+    # One throttle, a few answers, a few hundredths of a second: a round of
+    # its own all the same, and the cut.
+    for k in range(4):
+        other.answered(throttled=k == 0, tokens=0.0, counted=False)
+    await other.report()
+    await pacer.report()  # the round's base, if the last sample closed one
+    await asyncio.sleep(0.05)
+    await pacer.report()
+    assert pacer.controller.requests.mode is Mode.HOLD
+    assert pacer.rates.requests <= probe
+
+
+async def test_after_idle_only_the_first_burst_is_there(links: list[RedisLink]) -> None:
+    a, _ = fleet(links, share=1.0, initial_rate=400.0)
+    assert await a.take(Cost(1.0)) == 0.0
+    await asyncio.sleep(0.4)  # the bucket fills up (64 calls: max_concurrency)...
+    assert await a.take(Cost(1.0)) == 0.0  # ...and is stored nearly full; a lease is out
+    await asyncio.sleep(IDLE_SECONDS + 0.2)
+    # Neither the full bucket nor the lease given back is a burst now.
+    granted = 0
+    while await a.take(Cost(1.0)) == 0.0:
+        granted += 1
+    assert granted <= INITIAL_BURST_CALLS + 2, granted
 
 
 async def test_keys_hold_a_hash_not_the_credentials_or_target(

@@ -123,6 +123,20 @@ def test_after_an_idle_second_only_the_first_burst_is_there() -> None:
     assert run(budget.take(Cost())) == pytest.approx(0.01)  # then the rate, 100/s
 
 
+def test_a_call_larger_than_the_first_burst_still_goes_after_idle() -> None:
+    # A told token rate of 1,000/s: after a pause the bucket holds 100
+    # tokens (INITIAL_BURST_SECONDS), and a call of 500 needs a full bucket
+    # (250). It waits for it once; the pause does not cap the bucket again
+    # at every try (which would make it wait forever).
+    clock = Clock()
+    budget = LocalBudget(LimiterSettings(initial_rate=100.0, max_token_rate=1_000.0), clock)
+    clock.now += b.IDLE_SECONDS + 5.0
+    wait = run(budget.take(Cost(1.0, 500.0)))
+    assert wait == pytest.approx(0.15)  # 100 -> 250 tokens at 1,000/s
+    clock.now += wait
+    assert run(budget.take(Cost(1.0, 500.0))) == 0.0
+
+
 # --- TokenEstimator -------------------------------------------------------------------
 
 

@@ -99,6 +99,83 @@ def test_a_strong_throttled_round_ends_startup_at_the_accepted_rate() -> None:
     assert d.c.mode is Mode.HOLD
 
 
+def first_calls_throttled(d: Drive) -> None:
+    """What an empty quota bucket does to the first calls of a ramp: a few
+    throttles, let pass; the cycle (controller.CYCLE_*) starts there."""
+    d.throttled(delivered=d.c.rate * 0.8, throttles=2, answers=5, saturated=False)
+    assert d.c.mode is Mode.STARTUP
+
+
+def test_startup_grows_to_at_most_a_few_times_what_came_through_since_a_throttle() -> None:
+    d = Drive(50.0)
+    first_calls_throttled(d)
+    accepted, seconds = d.c.rate * DT * 0.8, DT
+    for _ in range(30):  # three seconds of clean rounds in which our pacing binds
+        sent = d.c.rate * DT
+        d.clean()
+        accepted, seconds = accepted + sent, seconds + DT
+        # Never above the cap by more than one round's growth.
+        assert d.c.rate <= c.STARTUP_CYCLE_CAP * accepted / seconds * 2 ** (DT / 0.5) + 1e-6
+    assert d.c.mode is Mode.STARTUP
+    # Without a throttle to start a cycle the ramp doubles on: twice as high.
+    free = Drive(50.0)
+    assert free.clean(3.1) > 2 * d.c.rate
+
+
+def test_a_cycle_far_below_the_rate_ends_startup_on_a_few_throttles() -> None:
+    d = Drive(50.0)
+    first_calls_throttled(d)
+    start, accepted = d.now - DT, d.c.rate * DT * 0.8
+    for _ in range(15):
+        accepted += d.c.rate * DT
+        d.clean()
+    rate = d.c.rate
+    # The quota's bucket ran dry: a handful of throttles among a hundred
+    # answers, too few a share to end start-up on the round alone.
+    assert c.STARTUP_EXIT_THROTTLES / 100 < c.STARTUP_EXIT_SHARE
+    d.throttled(delivered=rate, throttles=c.STARTUP_EXIT_THROTTLES, answers=100, saturated=False)
+    accepted += rate * DT
+    quota = accepted / (d.now - start)  # what came through over the cycle
+    assert quota <= rate * c.STARTUP_EXIT_CYCLE
+    assert d.c.mode is Mode.HOLD
+    assert d.c.rate == pytest.approx(quota * (1 - c.MARGIN))
+
+
+def test_fewer_throttles_than_that_do_not_end_startup_on_the_cycle() -> None:
+    d = Drive(50.0)
+    first_calls_throttled(d)
+    d.clean(1.5)
+    rate = d.c.rate
+    d.throttled(delivered=rate, throttles=c.STARTUP_EXIT_THROTTLES - 1, answers=100)
+    assert d.c.mode is Mode.STARTUP and d.c.rate == rate
+
+
+def test_a_pause_drops_a_probe_to_the_estimate_and_holds() -> None:
+    d = started(400.0)
+    while d.c.rate < 430.0:
+        d.clean()
+    assert d.c.mode is Mode.PROBE
+    d.now += 5.0  # the callers pause
+    # The first calls after it meet an empty bucket: no signal, but the
+    # probe's rate is gone and a hold starts.
+    assert d.throttled(delivered=100.0, throttles=6) == pytest.approx(400.0 * (1 - c.MARGIN))
+    assert d.c.mode is Mode.HOLD and d.c.estimate == 400.0
+    d.clean(c.HOLD_SECONDS - 2 * DT)
+    assert d.c.mode is Mode.HOLD
+
+
+def test_no_cycle_spans_a_pause() -> None:
+    d = started(400.0)
+    d.clean(2.0)  # past the hold, probing
+    d.now += 5.0
+    d.clean(0.5)  # resumed
+    # Throttled once the probe is above the quota: measured on the round
+    # itself, not over a cycle from before the pause.
+    d.clean(c.HOLD_SECONDS)
+    d.throttled(delivered=380.0, throttles=6)
+    assert d.c.estimate == pytest.approx(380.0)
+
+
 # --- hold, probe, cuts ------------------------------------------------------------
 
 

@@ -63,3 +63,23 @@ def test_an_idle_gap_or_a_restarted_redis_starts_over() -> None:
     # Redis came back empty: its counters restart below ours.
     assert m.feed(counts(12.5, 10, 5)) is None
     assert m.feed(counts(12.8, 60, 50)) is not None
+
+
+def test_one_throttle_closes_a_probes_round() -> None:
+    m = FleetMeter()
+    m.feed(counts(10.0, 100, 90))
+    one = counts(10.0 + f.EARLY_CLOSE_SECONDS + 0.001, 110, 95, 1)
+    assert m.feed(one) is None  # start-up's few throttles are not there yet
+    m = FleetMeter()
+    m.feed(counts(10.0, 100, 90))
+    done = m.feed(one, early=1)
+    assert done is not None and done.calls_throttled == 1
+
+
+def test_a_restarted_meter_counts_nothing_from_before() -> None:
+    m = FleetMeter()
+    m.feed(counts(10.0, 100, 90))
+    m.restart(counts(10.1, 130, 100, 20))  # a cut settling: its throttles belong to no round
+    done = m.feed(counts(10.4, 200, 160, 21))
+    assert done is not None
+    assert (done.calls_sent, done.calls_ok, done.calls_throttled) == (70, 60, 1)

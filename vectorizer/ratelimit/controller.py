@@ -27,7 +27,13 @@ growth curve:
   of rounds in which our own pacing was the bottleneck, until the quota is
   clearly below it (STARTUP_EXIT_*). A few throttles of the very first
   calls, which an empty quota bucket gives any client, do not end it: they
-  must not leave the rate far below a quota not found yet.
+  must not leave the rate far below a quota not found yet. They do start a
+  cycle (below): what the quota admits from then on is at most the quota,
+  so the ramp grows to a few times that at most (STARTUP_CYCLE_CAP), and a
+  handful of throttles with the cycle far below the rate end it. A quota
+  bucket that starts empty fills while the ramp is below the quota and
+  hides it until drained, by then far above it; every call sent above the
+  quota until the first throttle comes back is one more throttle.
 - HOLD (`HOLD_SECONDS`, doubled for each probe in a row that found the
   quota where the last one did, up to `MAX_HOLD_DOUBLINGS` times) after a
   cut: no growth; a throttled round cuts again
@@ -46,6 +52,11 @@ growth curve:
   grows at start-up speed back to it, then probes from there. If that fails
   (the quota really did drop) the memory is dropped: one overshoot, a few
   throttles, after a real drop.
+
+After a pause (rounds more than `rounds.ROUND_MAX_SECONDS` apart) no cycle
+spans the gap, the first round's throttles are no signal (the first calls
+meeting a bucket that may be empty) and a probe's rate gives way to a HOLD
+at the estimate.
 
 Throttles that come whatever the rate (AWS overloaded rather than a quota)
 look like a quota that falls with every cut: the accepted rate is a share of
@@ -74,7 +85,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from vectorizer.ratelimit.rounds import Round
+from vectorizer.ratelimit.rounds import ROUND_MAX_SECONDS, Round
 
 # Start-up (and recovery) growth: rate' = rate * 2 ** (dt / STARTUP_DOUBLING_SECONDS),
 # at most doubling in one round.
@@ -158,8 +169,6 @@ BLAME_WINDOW_SECONDS = 10.0
 # Blame: one dimension's accepted rate, as a share of its best lately, must
 # be BLAME_GAP below the other's to clear it (text lengths vary call to call).
 BLAME_GAP = 0.3
-# Rounds this far apart (s) have a pause between them (rounds.ROUND_MAX_SECONDS).
-GAP_SECONDS = 1.0
 # The slowest token rate the controller sets (tokens/s).
 MIN_TOKEN_RATE = 1.0
 
@@ -288,7 +297,8 @@ class RateController:
 
     def on_round(self, s: Sample, blamed: bool, now: float) -> float:
         """Apply one round; `blamed`: its throttles are this dimension's."""
-        resumed = now - s.duration - self._last_round > GAP_SECONDS
+        # Rounds further apart than the longest one have a pause between them.
+        resumed = now - s.duration - self._last_round > ROUND_MAX_SECONDS
         if resumed:
             self._after_gap(now)
         self._last_round = now
@@ -400,6 +410,15 @@ class RateController:
         empty bucket, which then saved what the round did not take."""
         self._cycle = (s.duration, s.accepted_units)
 
+    def _clearly_over(self, s: Sample, delivered: float, by_cycle: bool) -> bool:
+        """Whether a throttled start-up round shows the quota clearly below
+        the rate (STARTUP_EXIT_*)."""
+        if by_cycle and delivered <= self.rate * STARTUP_EXIT_CYCLE:
+            return s.throttles >= STARTUP_EXIT_THROTTLES
+        if s.throttles < STARTUP_EXIT_SHARE * s.answers:
+            return False
+        return s.throttles >= (STARTUP_EXIT_THROTTLES if s.saturated else STARTUP_EXIT_MANY)
+
     def _on_throttled(self, s: Sample, now: float) -> None:
         delivered, by_cycle = self._measure(s, now)
         self._throttled_rounds += 1
@@ -410,18 +429,8 @@ class RateController:
                 self._throttled_rounds = 0
                 self._cycle_from(s)
                 return
-            strong = (
-                by_cycle
-                and s.throttles >= STARTUP_EXIT_THROTTLES
-                and delivered <= self.rate * STARTUP_EXIT_CYCLE
-            ) or (
-                s.throttles >= STARTUP_EXIT_SHARE * s.answers
-                and (
-                    (s.saturated and s.throttles >= STARTUP_EXIT_THROTTLES)
-                    or s.throttles >= STARTUP_EXIT_MANY
-                )
-            )
-            if not strong and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
+            over = self._clearly_over(s, delivered, by_cycle)
+            if not over and self._throttled_rounds < STARTUP_EXIT_ROUNDS:
                 self._cycle_from(s)
                 return  # hold: maybe only the first calls met an empty bucket
         elif self.mode is Mode.HOLD and delivered >= self.estimate * (1 - HOLD_TOLERANCE):

@@ -59,6 +59,10 @@ class FleetMeter:
     def reset(self) -> None:
         self._base = None
 
+    def restart(self, c: FleetCounts) -> None:
+        """The next round starts at `c`: what was counted so far belongs to none."""
+        self._base = c
+
     def feed(self, c: FleetCounts, early: int | None = EARLY_CLOSE_THROTTLES) -> Round | None:
         """The round that `c` closes, if any; `early`: this many throttles
         close it at once (None while the rate holds after a cut: short

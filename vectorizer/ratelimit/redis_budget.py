@@ -343,8 +343,6 @@ class RedisBudget:
                 self._adopt(shared, ver, now, estimate)
             return
         self._sampled = now
-        if now < self._settle_until:
-            self._meter.reset()  # the next round starts once the cut has settled
         if self._new_pacer:
             # Set before we held the lease. Later answers can only bring our
             # own sets (the lease guards SET), and some of them older than our
@@ -352,7 +350,12 @@ class RedisBudget:
             self._new_pacer = False
             if ver > self._ver_seen:
                 self._adopt(shared, ver, now, estimate)
-        fleet_round = self._meter.feed(counts, early=_EARLY_CLOSE.get(self.controller.requests.mode))
+        if now < self._settle_until:
+            self._meter.restart(counts)  # the next round starts once the cut has settled
+            return
+        fleet_round = self._meter.feed(
+            counts, early=_EARLY_CLOSE.get(self.controller.requests.mode)
+        )
         if fleet_round is None:
             return
         c = self.controller
