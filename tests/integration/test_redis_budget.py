@@ -97,7 +97,7 @@ async def settle(*budgets: RedisBudget) -> None:
     """Until every budget's background writes (lease, rates) are done."""
     for _ in range(100):
         await asyncio.sleep(0.01)
-        if all(b._publisher is None and b._trip is None for b in budgets):
+        if all(not b.writing and b._trip is None for b in budgets):
             return
 
 

@@ -12,13 +12,8 @@ from hypothesis import strategies as st
 
 from vectorizer.ratelimit import controller as c
 from vectorizer.ratelimit import rounds as r
-from vectorizer.ratelimit.controller import (
-    LimiterSettings,
-    Mode,
-    PacingController,
-    RateController,
-    Sample,
-)
+from vectorizer.ratelimit.controller import Mode, RateController, Sample
+from vectorizer.ratelimit.pacing import LimiterSettings, PacingController
 from vectorizer.ratelimit.rounds import Round, RoundMeter
 
 DT = 0.1  # seconds per round

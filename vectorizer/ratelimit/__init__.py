@@ -1,7 +1,8 @@
 """Adaptive per-target limiting: a concurrency bound plus paced rates that
 find the account's quota in requests and in tokens.
 
-- `controller`: the rate arithmetic (pure, time injected), and why it works.
+- `controller`: the rate arithmetic of one dimension (pure, time injected),
+  and why it works; `pacing`: requests and tokens together, and the blame.
 - `rounds`: measurement rounds, what the controller learns from.
 - `tokens`: the per-target characters-per-token estimate.
 - `budgets`: the `RateBudget` protocol and the local budget behind it.
@@ -9,12 +10,8 @@ find the account's quota in requests and in tokens.
 """
 
 from vectorizer.ratelimit.budgets import Cost, LocalBudget, RateBudget, TokenBucket
-from vectorizer.ratelimit.controller import (
-    LimiterSettings,
-    PacingController,
-    RateController,
-    Rates,
-)
+from vectorizer.ratelimit.controller import RateController
+from vectorizer.ratelimit.pacing import LimiterSettings, PacingController, Rates
 from vectorizer.ratelimit.rounds import Round, RoundMeter
 from vectorizer.ratelimit.scheduler import (
     ERROR,

@@ -57,7 +57,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from vectorizer.ratelimit.controller import LimiterSettings, PacingController, Rates
+from vectorizer.ratelimit.pacing import LimiterSettings, PacingController, Rates
 from vectorizer.ratelimit.rounds import Round
 
 # Burst allowed by the request bucket: capacity = max(1, min(rate *

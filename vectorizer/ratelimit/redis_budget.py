@@ -20,15 +20,12 @@ grant stays in the lease.
 How the rate is learned: one controller for the fleet. Every replica
 reports its answers (accepted, throttled, tokens AWS counted) with its next
 round trip, at once after a throttle; Redis adds them to the fleet's
-counters next to the calls it granted. The replica holding the pacer lease
-(a key with a TTL, `PACER_LEASE_SECONDS`, renewed while it sends; any
-replica that sends takes it when it is free) cuts the counters' growth into
-fleet rounds (fleet.py) and runs the usual `PacingController` on them, as a
-single process would on its own: a throttle seen by any replica is in the
-fleet's next round, and only the pacer moves the rates (redis_lua.SET),
-down or up, so one replica probes upward at a time. The others adopt the
-shared rates from each round trip (newer `ver` only), keeping their own
-controller in step to take over when the lease passes to them.
+counters next to the calls it granted. One replica, the pacer (pacer.py),
+runs the usual `PacingController` on the fleet's rounds and alone moves the
+rates. The others adopt the shared rates from each round trip (newer `ver`
+only), keeping their own controller in step to take over when the lease
+passes to them. A replica's first throttle in start-up stops its own takes
+until the pacer's cut arrives (`BRAKE_*`).
 
 Without Redis. A replica that cannot reach Redis paces locally at its share
 of the last shared rate: 1 / the replicas whose heartbeat (each take) was
@@ -54,10 +51,12 @@ from vectorizer.ratelimit.budgets import (
     INITIAL_BURST_CALLS,
     Cost,
 )
-from vectorizer.ratelimit.controller import LimiterSettings, Mode, PacingController, Rates
-from vectorizer.ratelimit.fleet import FleetCounts, FleetMeter
+from vectorizer.ratelimit.controller import Mode
+from vectorizer.ratelimit.fleet import FleetCounts
+from vectorizer.ratelimit.pacer import SAMPLE_SECONDS, PacerRole
+from vectorizer.ratelimit.pacing import LimiterSettings, PacingController, Rates
 from vectorizer.ratelimit.redis_link import REDIS_ERRORS, RedisLink, budget_key
-from vectorizer.ratelimit.rounds import EARLY_CLOSE_THROTTLES, ROUND_SECONDS, Round
+from vectorizer.ratelimit.rounds import ROUND_SECONDS, Round
 from vectorizer.ratelimit.shares import (
     FallbackBuckets,
     ShareMeter,
@@ -72,13 +71,8 @@ KEY_PREFIX = "vectorizer:rl:v1:"
 LEASE_SECONDS = 0.03
 MAX_LEASE_CALLS = 16
 LEASE_TTL_SECONDS = 0.25
-PACER_LEASE_SECONDS = 1.0
-# A replica asks for (or renews) the pacer lease at most this often.
-LEASE_ASK_SECONDS = 0.25
-# The pacer samples the fleet's counters at least this often while it sends,
-# and every replica reports at least this often while answers come (its
-# takes stall after a cut, and answers reported late would read as a drop).
-SAMPLE_SECONDS = ROUND_SECONDS / 2
+# Every replica reports at least this often while answers come (its takes
+# stall after a cut, and answers reported late would read as a drop).
 REPORT_SECONDS = ROUND_SECONDS / 2
 HEARTBEAT_SECONDS = 3.0
 # A replica's first throttle in start-up (at most one a second) stops its
@@ -87,25 +81,8 @@ HEARTBEAT_SECONDS = 3.0
 # before the pacer's round closes is one more throttle.
 BRAKE_SECONDS = 0.1
 BRAKE_EVERY_SECONDS = 1.0
-# After the pacer's cut, no fleet round starts for this long: the throttles
-# of calls sent before the cut still come back, and the calls accepted
-# after it are few while the emptied buckets refill, and counted in clumps
-# (each replica's report): read as a round, they would show the quota
-# falling again.
-SETTLE_SECONDS = 0.3
 KEY_TTL_MS = 3_600_000  # an idle target's state is dropped after an hour
 _EPSILON = 1e-9
-# How many throttles close a fleet round early, by the request rate's mode.
-# Probing above a quota it measured, the pacer cuts on the first throttle:
-# the quota's bucket is empty, and the cycle since the last cut measures the
-# quota exactly (controller.CYCLE_*), however short the round. In HOLD no
-# round closes early: the rate is at the quota, and short rounds are noisy.
-_EARLY_CLOSE = {
-    Mode.STARTUP: EARLY_CLOSE_THROTTLES,
-    Mode.PROBE: 1,
-    Mode.RECOVER: 1,
-    Mode.UNLIMITED: EARLY_CLOSE_THROTTLES,
-}
 
 
 class SharedBudgets:
@@ -173,28 +150,22 @@ class RedisBudget:
         self._shares = ShareMeter(fallback_share)
         self.live_replicas = max(1, round(1 / fallback_share))
         self._fallback: FallbackBuckets | None = None
-        self._lease_until = -math.inf  # the pacer lease, as far as we know
-        self._lease_asked = -math.inf
-        self._pending_set: Rates | None = None
-        self._want_lease = False
-        self._publisher: asyncio.Task[None] | None = None
         self._ver_seen = 0  # the shared rates' version as last adopted or set
+        self._pacer = PacerRole(
+            link, self._state_key, self._probe_key, self._max_burst, clock, self._set_seen
+        )
         # Answers not yet reported to Redis: accepted, throttled, tokens
         # accepted, whether AWS counted them.
         self._report_ok = 0
         self._report_throttled = 0
         self._report_tokens = 0.0
         self._report_counted = False
-        self._sampled = -math.inf  # the pacer's last sample of the counters
         self._reported = -math.inf  # this replica's last report trip
-        self._meter = FleetMeter()
-        self._new_pacer = False
         self.round_trips = 0
         # A throttle in start-up stops this replica's takes until the pacer's
         # cut arrives, or BRAKE_SECONDS at most.
         self._brake_until = -math.inf
         self._braked = -math.inf
-        self._settle_until = -math.inf  # no fleet round starts before a cut settles
 
     @property
     def rates(self) -> Rates:
@@ -204,7 +175,12 @@ class RedisBudget:
     @property
     def probing(self) -> bool:
         """Whether this replica holds the pacer lease (moves the fleet's rates)."""
-        return self._clock() < self._lease_until
+        return self._pacer.holding
+
+    @property
+    def writing(self) -> bool:
+        """Whether a write of the pacer (rates, lease) is on its way."""
+        return self._pacer.writing
 
     @property
     def fallback(self) -> bool:
@@ -337,40 +313,37 @@ class RedisBudget:
     ) -> None:
         """What a round trip brought back: the pacer runs the fleet's round
         on the counters; the others adopt the shared rates if newer."""
-        if not self.probing:
-            self._meter.reset()
+        pacer = self._pacer
+        if not pacer.holding:
+            pacer.reset()
             if ver > self._ver_seen:
                 self._adopt(shared, ver, now, estimate)
             return
-        self._sampled = now
-        if self._new_pacer:
+        if pacer.new:
             # Set before we held the lease. Later answers can only bring our
             # own sets (the lease guards SET), and some of them older than our
             # rates now: not adopted.
-            self._new_pacer = False
+            pacer.new = False
             if ver > self._ver_seen:
                 self._adopt(shared, ver, now, estimate)
-        if now < self._settle_until:
-            self._meter.restart(counts)  # the next round starts once the cut has settled
-            return
-        fleet_round = self._meter.feed(
-            counts, early=_EARLY_CLOSE.get(self.controller.requests.mode)
-        )
+        c = self.controller
+        fleet_round = pacer.round(counts, now, c.requests.mode)
         if fleet_round is None:
             return
-        c = self.controller
         before = c.rates
         rates = c.on_round(fleet_round, now)
         if rates != before:
-            if lowered(before, rates):
+            cut = lowered(before, rates)
+            if cut:
                 # As the local budget: our lease is spent, the quota's bucket is empty.
                 self._pool_r = min(self._pool_r, 0.0)
                 self._pool_t = min(self._pool_t, 0.0)
                 self._brake_until = -math.inf
-                self._settle_until = now + SETTLE_SECONDS
-            self._pending_set = rates
             self._rates = rates
-            self._kick()
+            pacer.publish(rates, c.requests.estimate, cut)
+
+    def _set_seen(self, ver: int) -> None:
+        self._ver_seen = max(self._ver_seen, ver)
 
     def _adopt(self, shared: Rates, ver: int, now: float, estimate: float | None) -> None:
         """Take the shared rates and estimate (set by the pacer): in step
@@ -413,7 +386,7 @@ class RedisBudget:
         if (
             throttled
             or now - self._reported >= REPORT_SECONDS
-            or (self.probing and now - self._sampled >= SAMPLE_SECONDS)
+            or (self.probing and now - self._pacer.sampled >= SAMPLE_SECONDS)
         ):
             self._report_now()
 
@@ -442,59 +415,9 @@ class RedisBudget:
             return rates
         # Shared: the pacer's fleet rounds move the rates (`_shared`); a
         # replica's own round only keeps the pacer lease taken while it sends.
-        if report.calls_sent and now - self._lease_asked >= LEASE_ASK_SECONDS:
-            self._want_lease = True
-            self._kick()
+        if report.calls_sent:
+            self._pacer.sending(now)
         return self._rates
-
-    def _kick(self) -> None:
-        if self._publisher is None and (self._pending_set is not None or self._want_lease):
-            self._publisher = asyncio.get_running_loop().create_task(self._publish())
-
-    async def _publish(self) -> None:
-        """Writes the pacer's rates and asks for the pacer lease."""
-        limits = [repr(BURST_SECONDS), repr(self._max_burst)]
-        lease_ms = str(int(PACER_LEASE_SECONDS * 1000))
-        try:
-            while True:
-                if self._pending_set is not None:
-                    rates, self._pending_set = self._pending_set, None
-                    trate = rates.tokens if rates.tokens is not None else -1.0
-                    answer = await self._link.set(
-                        keys=[self._state_key, self._probe_key],
-                        args=[self._link.replica, repr(rates.requests), repr(trate), *limits,
-                              lease_ms, repr(self.controller.requests.estimate)],
-                    )  # fmt: skip
-                    if answer:
-                        self._ver_seen = max(self._ver_seen, int(answer[2]))
-                    else:
-                        self._lost_lease()
-                elif self._want_lease:
-                    self._want_lease = False
-                    asked = self._lease_asked = self._clock()
-                    held = await self._link.lease(
-                        keys=[self._probe_key], args=[self._link.replica, lease_ms]
-                    )
-                    if held and not self.probing:
-                        self._meter.reset()  # a new pacer: the fleet's rounds start here
-                        self._new_pacer = True
-                    # Counted from before asking, and a margin short of the TTL.
-                    if held:
-                        self._lease_until = asked + 0.8 * PACER_LEASE_SECONDS
-                    else:
-                        self._lost_lease()
-                else:
-                    return
-        except REDIS_ERRORS as exc:
-            self._pending_set = None
-            self._want_lease = False
-            self._link.failed(exc)
-        finally:
-            self._publisher = None
-
-    def _lost_lease(self) -> None:
-        self._lease_until = -math.inf
-        self._meter.reset()
 
     # --- without Redis -----------------------------------------------------------
 
@@ -502,7 +425,7 @@ class RedisBudget:
         share = 1.0 / self.live_replicas
         self._fallback = FallbackBuckets(self._rates, share, now)
         self._pool_r = self._pool_t = 0.0
-        self._lease_until = -math.inf
+        self._pacer.drop()
         return self._fallback
 
     def _fallback_take(self, cost: Cost) -> float:
@@ -515,4 +438,4 @@ class RedisBudget:
         self._shares.clear()
         self._pool_until = -math.inf
         self._ver_seen = 0  # newer shared rates are adopted; none seeds a Redis come back empty
-        self._meter.reset()
+        self._pacer.reset()

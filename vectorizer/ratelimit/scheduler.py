@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import Final, Literal
 
 from vectorizer.ratelimit.budgets import Cost, LocalBudget, RateBudget
-from vectorizer.ratelimit.controller import LimiterSettings, Rates
+from vectorizer.ratelimit.pacing import LimiterSettings, Rates
 from vectorizer.ratelimit.rounds import Round, RoundMeter
 from vectorizer.ratelimit.tokens import TokenEstimator
 

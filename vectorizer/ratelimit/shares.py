@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from vectorizer.ratelimit.budgets import BURST_SECONDS, Cost, TokenBucket
-from vectorizer.ratelimit.controller import Rates
+from vectorizer.ratelimit.pacing import Rates
 from vectorizer.ratelimit.rounds import Round
 
 SHARE_WINDOW_SECONDS = 2.0
