@@ -111,16 +111,23 @@ async def elect(a: RedisBudget, b: RedisBudget) -> tuple[RedisBudget, RedisBudge
     return (a, b) if a.probing else (b, a)
 
 
+async def paced_pair(links: list[RedisLink], rate: float) -> tuple[RedisBudget, RedisBudget]:
+    """Two replicas with the shared state (b's grant may have to wait), one
+    of them the pacer, which has sampled the fleet's counters once."""
+    a, b = fleet(links, share=1.0, initial_rate=rate)
+    assert await a.take(Cost(1.0)) == 0.0
+    await b.take(Cost(1.0))
+    pacer, other = await elect(a, b)
+    await pacer.report()
+    await asyncio.sleep(0.25)
+    return pacer, other
+
+
 async def test_a_throttle_seen_by_one_replica_lowers_the_rate_of_all(
     links: list[RedisLink],
 ) -> None:
-    a, b = fleet(links, share=1.0, initial_rate=400.0)
-    assert await a.take(Cost(1.0)) == 0.0
-    await b.take(Cost(1.0))  # b too has the shared state (its grant may have to wait)
-    assert a.rates.requests == b.rates.requests == 400.0
-    pacer, other = await elect(a, b)
-    await pacer.report()  # the pacer's first sample of the fleet's counters
-    await asyncio.sleep(0.25)
+    pacer, other = await paced_pair(links, 400.0)
+    assert pacer.rates.requests == other.rates.requests == 400.0
     # The quota is clearly exceeded, and only the other replica sees it:
     # 10 calls accepted, 30 throttled, reported as they come.
     for k in range(40):
@@ -193,12 +200,7 @@ async def cut_by_the_pacer(pacer: RedisBudget, other: RedisBudget) -> float:
 async def test_a_throttle_in_startup_brakes_a_replica_until_the_pacers_cut(
     links: list[RedisLink],
 ) -> None:
-    a, b = fleet(links, share=1.0, initial_rate=400.0)
-    await a.take(Cost(1.0))
-    await b.take(Cost(1.0))
-    pacer, other = await elect(a, b)
-    await pacer.report()
-    await asyncio.sleep(0.25)
+    pacer, other = await paced_pair(links, 400.0)
     # The first throttle the other replica sees in start-up: it stops taking
     # (the quota's bucket is empty and the fleet far above the quota)...
     other.answered(throttled=True, tokens=0.0, counted=False)
@@ -225,12 +227,7 @@ async def test_the_brake_lasts_a_moment_and_comes_once_a_second(links: list[Redi
 
 
 async def test_a_probing_pacer_cuts_on_the_first_throttle(links: list[RedisLink]) -> None:
-    a, b = fleet(links, share=1.0, initial_rate=400.0)
-    await a.take(Cost(1.0))
-    await b.take(Cost(1.0))
-    pacer, other = await elect(a, b)
-    await pacer.report()
-    await asyncio.sleep(0.25)
+    pacer, other = await paced_pair(links, 400.0)
     await cut_by_the_pacer(pacer, other)
     await fleet_rounds(pacer, other, HOLD_SECONDS + 0.5)  # the hold, then a probe
     assert pacer.controller.requests.mode is Mode.PROBE
