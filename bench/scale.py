@@ -48,6 +48,7 @@ from bench.fleet import (
     BATCH,
     CALLERS,
     CLIENT_RETRY,
+    Event,
     Fleet,
     RedisProcess,
     Upstream,
@@ -105,27 +106,45 @@ def spread_note(before: dict[str, float], after: dict[str, float]) -> str:
     return "requests per replica (127.0.0.x) " + ", ".join(parts)
 
 
+@dataclass
+class Imported:
+    """One import through a fleet: its wall time, the answers, and the
+    emulator's CPU meanwhile (seconds)."""
+
+    wall: float
+    answers: list[Answer]
+    emulator_cpu: float
+
+
+async def run_import(
+    fleet: Fleet, upstream: Upstream, texts: Sequence[str], events: Sequence[Event] = ()
+) -> Imported:
+    meter = CpuMeter({"emulator": upstream.emu.proc.pid}).start()
+    wall, answers = await import_all(fleet, texts, events)
+    return Imported(wall, answers, meter.stop()["emulator"])
+
+
 def measured(
     phase: str,
     run: str,
     upstream: Upstream,
     texts: Sequence[str],
-    result: tuple[float, list],
+    result: Imported,
     note: str = "",
 ) -> Row:
-    wall, answers = result
     stats = upstream.emu.stats()
-    tally = verify(texts, answers, TITAN)
+    tally = verify(texts, result.answers, TITAN)
+    cores = result.emulator_cpu / result.wall
     return Row(
         phase,
         run,
         len(texts),
-        wall,
+        result.wall,
         len(texts) / QUOTA_RPS,
         int(stats["requests"]),
         int(stats["throttled"]),
         tally.lost,
-        note,
+        f"{note}; emulator {cores:.2f} cores" if note else f"emulator {cores:.2f} cores",
     )
 
 
@@ -156,7 +175,7 @@ async def replicas_phase(
                     upstream.restart()  # the same sidecars; a fresh, empty bucket
                 texts = make_texts(texts_n, f"scale-{budget}-{run}-{stamp}")
                 before = fleet.served()
-                result = await import_all(fleet, texts)
+                result = await run_import(fleet, upstream, texts)
                 name = f"{REPLICAS} replicas, shared budget {budget}, {run}"
                 note = spread_note(before, fleet.served())
                 rows.append(measured("replicas", name, upstream, texts, result, note))
@@ -184,7 +203,7 @@ async def autoscale_phase(
                 fleet.add()
             texts = make_texts(texts_n, f"autoscale-{budget}-{stamp}")
             events = [(1 / 3, fleet.scale_up), (2 / 3, fleet.scale_down)]
-            result = await import_all(fleet, texts, events)
+            result = await run_import(fleet, upstream, texts, events)
             note = spread_note({}, fleet.served())
             rows.append(measured("autoscale", name, upstream, texts, result, note))
             print(rows[-1].cells(), flush=True)
@@ -212,7 +231,7 @@ async def redis_killed_phase(
             await asyncio.to_thread(store.kill)
 
         began = time.perf_counter()
-        result = await import_all(fleet, texts, [(1 / 3, kill_redis)])
+        result = await run_import(fleet, upstream, texts, [(1 / 3, kill_redis)])
         row = measured(
             "redis-killed",
             f"redis-server killed at 1/3, shared budget {budget}",
