@@ -28,7 +28,7 @@ from vectorizer.ratelimit.rounds import EARLY_CLOSE_THROTTLES, ROUND_MAX_SECONDS
 # second of them is too noisy a measure.
 FLEET_ROUND_SECONDS = 0.2
 FLEET_ROUND_MIN_ANSWERS = 16
-# A round closes early, on EARLY_CLOSE_THROTTLES throttles, once it is this long.
+# A round closes early, on a few throttles (`feed`'s `early`), once it is this long.
 EARLY_CLOSE_SECONDS = 0.03
 
 
