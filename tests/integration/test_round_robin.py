@@ -9,6 +9,8 @@ own (tests/headless.py).
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -17,8 +19,13 @@ import grpc
 import pytest
 
 from tests.headless import HeadlessDns
-from tests.support import Emulator, Sidecar, metric, start_sidecar
-from vectorizer.client import AsyncVectorizerClient, VectorizerClient, channel_options
+from tests.support import Emulator, Sidecar, metric, start_emulator, start_sidecar
+from vectorizer.client import (
+    AsyncVectorizerClient,
+    RetryPolicy,
+    VectorizerClient,
+    channel_options,
+)
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -161,6 +168,40 @@ def test_a_replica_that_stops_is_skipped(aws_emulator: Emulator) -> None:
     finally:
         for side in pair:
             side.terminate()
+
+
+async def test_a_replica_drained_under_a_burst_costs_no_call() -> None:
+    """SIGTERM reaches a replica while a burst of calls arrives: the calls it
+    had received but not started are cancelled by its gRPC server (status
+    CANCELLED), the later ones refused (UNAVAILABLE); the client sends both
+    again, to the replica left, and every text gets its vector."""
+    slow = start_emulator("--latency-ms", "200")  # calls stay in flight at the signal
+    pair = [start_sidecar(slow, "--collections", "examples/collections.json")
+            for _ in range(2)]  # fmt: skip
+    try:
+        async with AsyncVectorizerClient(
+            [s.grpc_address for s in pair],
+            collection="Articles",
+            retry=RetryPolicy(max_attempts=4, base_delay=0.05),
+        ) as client:
+            await client.embed(["warm both"])
+            await client.embed(["warm both again"])
+
+            async def one(i: int) -> int:
+                return len(await client.embed([f"burst {i} {k}" for k in range(5)]))
+
+            calls = [asyncio.create_task(one(i)) for i in range(40)]  # at once
+            await asyncio.sleep(0.005)  # on their way, most not started yet
+            pair[0].proc.send_signal(signal.SIGTERM)
+            for i in range(40, 60):
+                calls.append(asyncio.create_task(one(i)))
+                await asyncio.sleep(0.002)
+            assert await asyncio.gather(*calls) == [5] * 60
+        assert pair[0].proc.wait(timeout=30) == 0
+    finally:
+        for side in pair:
+            side.terminate()
+        slow.stop()
 
 
 def test_max_connection_age_makes_clients_reconnect(aws_emulator: Emulator) -> None:

@@ -9,9 +9,10 @@
   (`VECTOR_FORMAT_PACKED_FLOAT32`): no Python float per component on either
   side. Items that come back with a retryable item error (throttled,
   deadline, upstream unavailable), and whole requests refused with a
-  retryable status (RESOURCE_EXHAUSTED, UNAVAILABLE), are sent again, only
-  those items, with full-jitter exponential backoff, at most `max_attempts`
-  times in all and within the call's `timeout`.
+  retryable status (RESOURCE_EXHAUSTED, UNAVAILABLE, or CANCELLED: a
+  replica shutting down cancels the calls it had not started), are sent
+  again, only those items, with full-jitter exponential backoff, at most
+  `max_attempts` times in all and within the call's `timeout`.
 - `EmbeddingError`: items still failing at the end, by input index.
 - `RequestError`: the server refused the request (bad config, unknown
   collection, no AWS access...); `code` is the gRPC status name.

@@ -17,7 +17,14 @@ import numpy as np
 from vectorizer.client.types import EmbeddingError, ItemFailure, Matrix, RequestError, RetryPolicy
 from vectorizer.v1 import vectorizer_pb2 as pb
 
-RETRYABLE_STATUS = frozenset({grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE})
+# CANCELLED too: it is what a server shutting down (a replica drained on
+# SIGTERM, as an autoscaler removes it) answers calls that had reached it
+# but not started (grpc-core cancels them). An embedding is idempotent, so
+# sending it again, to another replica, is safe; a call this client cancels
+# ends in asyncio.CancelledError (or a closed channel), never retried here.
+RETRYABLE_STATUS = frozenset(
+    {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+)
 
 
 class Progress:
