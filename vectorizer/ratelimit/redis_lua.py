@@ -14,9 +14,10 @@ when its heartbeat expires. A string (`probe`) is the pacer
 lease: the replica id holding it, with a TTL.
 
 - `TAKE`: refill both buckets (after an idle gap, to a small first burst
-  only: the quota's own bucket may be empty), add back what the replica
-  returns (an unused lease; a negative token amount is a debt: tokens a
-  call used beyond its estimate), add its report to the counters, then
+  only, however full they were: the quota's own bucket may be empty), add
+  back what the replica returns (an unused lease, dropped after an idle gap;
+  a negative token amount is a debt: tokens a call used beyond its
+  estimate), add its report to the counters, then
   grant `need` in both dimensions, all or nothing, plus up to `extra` more
   if the buckets hold it (a lease served locally, so most takes cost no
   round trip). Not enough: nothing is taken and the answer is the seconds
