@@ -159,6 +159,18 @@ def test_a_pause_drops_a_probe_to_the_estimate_and_holds() -> None:
     assert d.c.mode is Mode.HOLD
 
 
+def test_a_probe_with_no_cycle_goes_back_to_its_estimate() -> None:
+    d = started(400.0)
+    d.clean(2.0)  # past the hold, probing
+    d.now += 5.0
+    d.clean(c.HOLD_SECONDS + 0.5)  # resumed without a throttle: held, then probing
+    assert d.c.mode is Mode.PROBE and d.c.rate > 400.0
+    # A short round closed on its first throttle shows more than the quota
+    # (the bucket saved during the hold): not a measure to cut to.
+    assert d.throttled(delivered=470.0, throttles=1) == pytest.approx(400.0 * (1 - c.MARGIN))
+    assert d.c.mode is Mode.HOLD and d.c.estimate == pytest.approx(400.0)
+
+
 def test_no_cycle_spans_a_pause() -> None:
     d = started(400.0)
     d.clean(2.0)  # past the hold, probing

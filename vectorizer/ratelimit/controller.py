@@ -368,6 +368,7 @@ class RateController:
         return s.throttles >= (STARTUP_EXIT_THROTTLES if s.saturated else STARTUP_EXIT_MANY)
 
     def _on_throttled(self, s: Sample, now: float) -> None:
+        unmeasured = self._cycle is None  # no throttle since the start or a pause
         delivered, by_cycle = self._measure(s, now)
         self._throttled_rounds += 1
         if self.mode is Mode.STARTUP:
@@ -389,6 +390,11 @@ class RateController:
                 return
         if self.mode is Mode.RECOVER:
             self._recall = 0.0  # that rate is gone
+        if unmeasured and self.mode in (Mode.PROBE, Mode.RECOVER):
+            # The first probe after a pause has no cycle to measure the quota
+            # over, and a short round (closed on its first throttle) is a poor
+            # measure: back to the estimate it left from; the cycle starts here.
+            delivered = min(delivered, self.estimate)
         floor = STORM_FLOOR * self.proven(now)
         floored = delivered < floor
         delivered = max(delivered, floor)
