@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench.fleet import RedisProcess
+from tests.support import start_redis
 from vectorizer.ratelimit import Cost, LimiterSettings, LocalBudget
 from vectorizer.ratelimit.redis_budget import RedisBudget, SharedBudgets
 from vectorizer.ratelimit.redis_link import RedisLink
@@ -42,7 +42,7 @@ async def paced(budget: RedisBudget, until: float) -> int:
 
 
 async def main() -> None:
-    store = RedisProcess()
+    store = start_redis()
     links = [RedisLink(store.url) for _ in range(2)]
     try:
         fast = LimiterSettings(initial_rate=1e6, max_rate=1e6, max_concurrency=10_000)

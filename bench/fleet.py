@@ -1,6 +1,5 @@
 """What bench.scale runs its replicas with: processes and a round-robin importer.
 
-- `RedisProcess`: a throwaway redis-server on loopback (no persistence), killable.
 - `Upstream`: the emulator on one fixed port, restarted for a fresh quota bucket.
 - `Fleet`: replicas on 127.0.0.1, .2, ... (one port) behind a headless-Service-like
   DNS name (tests/headless.py), one round-robin client over that name, and
@@ -13,16 +12,12 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 import numpy as np
-import redis
 
 from bench.sidecar import config_for
 from bench.workload import TITAN, Answer
@@ -46,51 +41,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class RedisProcess:
-    """A throwaway redis-server on loopback, no persistence."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("bench.scale needs redis-server (scripts/test-deps.sh installs it)")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
 
 
 class Upstream:

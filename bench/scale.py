@@ -50,14 +50,13 @@ from bench.fleet import (
     CLIENT_RETRY,
     Event,
     Fleet,
-    RedisProcess,
     Upstream,
     import_all,
 )
 from bench.sidecar import config_for
 from bench.stats import CpuMeter
 from bench.workload import COHERE, TITAN, Answer, Family, make_texts, verify
-from tests.support import start_emulator, start_sidecar
+from tests.support import start_emulator, start_redis, start_sidecar
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -164,7 +163,7 @@ async def replicas_phase(
                     )
                 )
             continue
-        store = RedisProcess()
+        store = start_redis()
         fleet = Fleet(upstream, [*SIDECAR_ARGS, "--redis-url", store.url, *extra])
         try:
             upstream.restart()
@@ -195,7 +194,7 @@ async def autoscale_phase(
         if budget == "on" and not shared:
             rows.append(Row("autoscale", name, texts_n, note="needs the Redis budget"))
             continue
-        store = RedisProcess()
+        store = start_redis()
         fleet = Fleet(upstream, [*SIDECAR_ARGS, "--redis-url", store.url, *extra])
         try:
             upstream.restart()
@@ -216,7 +215,7 @@ async def autoscale_phase(
 async def redis_killed_phase(
     upstream: Upstream, texts_n: int, shared: Sequence[str], stamp: str
 ) -> list[Row]:
-    store = RedisProcess()
+    store = start_redis()
     fleet = Fleet(upstream, [*SIDECAR_ARGS, "--redis-url", store.url, *shared])
     budget = "on" if shared else "off"
     try:

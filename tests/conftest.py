@@ -7,7 +7,15 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from tests.support import Emulator, Sidecar, start_emulator, start_sidecar
+from tests.support import (
+    REDIS_SERVER,
+    Emulator,
+    RedisServer,
+    Sidecar,
+    start_emulator,
+    start_redis,
+    start_sidecar,
+)
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
 
@@ -43,3 +51,13 @@ def sidecar(aws_emulator: Emulator) -> Iterator[Sidecar]:
 def stub(sidecar: Sidecar) -> Iterator[pb_grpc.VectorizerStub]:
     with grpc.insecure_channel(sidecar.grpc_address) as channel:
         yield pb_grpc.VectorizerStub(channel)
+
+
+@pytest.fixture()
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of the test's own (skipped without the binary)."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server not installed (scripts/test-deps.sh installs it with apt-get)")
+    server = start_redis()
+    yield server
+    server.stop()

@@ -7,88 +7,22 @@ Each test starts its own `redis-server` (no persistence) on a free port.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import redis
 import redis.asyncio as aioredis
 
+from tests.support import REDIS_SERVER, RedisServer, free_port
 from vectorizer import metrics
 from vectorizer.cache import REDIS_PREFIX, VectorCache, cache_key
 from vectorizer.types import EmbedOptions, Purpose
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None,
     reason="redis-server not installed (scripts/test-deps.sh installs it with apt-get)",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class RedisServer:
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10.0
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except redis.RedisError:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"redis-server did not start on {self.port}") from None
-                    time.sleep(0.02)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
-@pytest.fixture()
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(_free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 def _key(text: str) -> str:
@@ -170,7 +104,7 @@ async def test_redis_down_mid_test_means_misses_not_failures(redis_server: Redis
 
 
 async def test_unreachable_redis_at_start_is_not_fatal() -> None:
-    cache = VectorCache(max_bytes=1 << 20, redis_url=f"redis://127.0.0.1:{_free_port()}/0")
+    cache = VectorCache(max_bytes=1 << 20, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     await cache.put_many({_key("a"): [1.0]})
     assert _lists(await cache.get_many([_key("a"), _key("b")])) == {_key("a"): [1.0]}
     await cache.close()

@@ -3,12 +3,12 @@ redis-server on loopback; without the binary the Redis test skips)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import REDIS_SERVER, start_redis
 from vectorizer.backends.async_output import Segment
 from vectorizer.jobs.model import REQUEST, JobRecord, JobState
 from vectorizer.jobs.store import JobStore, SqliteJobStore, open_store
@@ -71,17 +71,11 @@ async def test_sqlite_file_outlives_the_process_that_wrote_it(tmp_path: Path) ->
     await second.close()
 
 
-REDIS_SERVER = shutil.which("redis-server")
-
-
 @pytest.fixture()
 async def redis_store() -> AsyncIterator[JobStore]:
     if REDIS_SERVER is None:
         pytest.skip("redis-server not installed (scripts/test-deps.sh installs it)")
-    from tests.integration.test_cache_redis import RedisServer, _free_port
-
-    server = RedisServer(_free_port())
-    server.start()
+    server = start_redis()
     store = open_store("", server.url)
     try:
         yield store

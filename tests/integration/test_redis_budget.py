@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
-from tests.integration.test_cache_redis import REDIS_SERVER, RedisServer, _free_port
+from tests.support import REDIS_SERVER, RedisServer
 from vectorizer import metrics
 from vectorizer.ratelimit import Cost, LimiterSettings, Round
 from vectorizer.ratelimit.budgets import IDLE_SECONDS, INITIAL_BURST_CALLS
@@ -31,14 +31,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 KEY = ("bedrock", "us-east-1", "amazon.titan-embed-text-v2:0", "0123456789abcdef-identity")
-
-
-@pytest.fixture()
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(_free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture()
@@ -281,9 +273,7 @@ async def test_redis_killed_falls_back_and_rejoins(
     assert a.live_replicas == 2
     assert metrics.REGISTRY.get_sample_value("vectorizer_rate_budget_shared") == 1.0
 
-    assert redis_server.proc is not None
-    redis_server.proc.kill()
-    redis_server.proc.wait()
+    redis_server.kill()
     start = time.monotonic()
     granted = await pace(a, Cost(1.0), start + 1.0)
     elapsed = time.monotonic() - start

@@ -13,9 +13,16 @@ from contextlib import ExitStack
 import grpc
 import pytest
 
-from tests.integration.test_cache_redis import REDIS_SERVER, RedisServer, _free_port
 from tests.integration.test_quota import import_all, texts_of
-from tests.support import Emulator, Sidecar, metric, start_emulator, start_sidecar
+from tests.support import (
+    REDIS_SERVER,
+    Emulator,
+    Sidecar,
+    metric,
+    start_emulator,
+    start_redis,
+    start_sidecar,
+)
 from vectorizer.v1 import vectorizer_pb2 as pb
 from vectorizer.v1 import vectorizer_pb2_grpc as pb_grpc
 
@@ -50,8 +57,7 @@ def import_across(sides: list[Sidecar], texts: list[str]) -> int:
 
 
 def test_three_replicas_share_one_quota_and_lose_nothing() -> None:
-    server = RedisServer(_free_port())
-    server.start()
+    server = start_redis()
     emu = start_emulator("--rps", "100", "--quota-start", "empty", "--latency-ms", "20")
     with ExitStack() as stack:
         stack.callback(server.stop)
@@ -70,8 +76,7 @@ def test_three_replicas_share_one_quota_and_lose_nothing() -> None:
 
 
 def test_redis_killed_mid_run_loses_nothing_and_is_said_once() -> None:
-    server = RedisServer(_free_port())
-    server.start()
+    server = start_redis()
     emu = start_emulator("--rps", "100", "--latency-ms", "20")
     with ExitStack() as stack:
         stack.callback(server.stop)
@@ -80,9 +85,7 @@ def test_redis_killed_mid_run_loses_nothing_and_is_said_once() -> None:
 
         def kill() -> None:
             time.sleep(1.5)
-            assert server.proc is not None
-            server.proc.kill()
-            server.proc.wait()
+            server.kill()
 
         killer = threading.Thread(target=kill)
         killer.start()
@@ -104,8 +107,7 @@ def test_redis_killed_mid_run_loses_nothing_and_is_said_once() -> None:
 
 
 def test_workers_share_the_budget_and_the_gauge_shows_the_lowest() -> None:
-    server = RedisServer(_free_port())
-    server.start()
+    server = start_redis()
     emu = start_emulator("--rps", "100", "--latency-ms", "20")
     with ExitStack() as stack:
         stack.callback(server.stop)
@@ -116,9 +118,7 @@ def test_workers_share_the_budget_and_the_gauge_shows_the_lowest() -> None:
         assert rate_budget(side) == "shared"
         assert import_all(side, texts_of(40, "workers-up"), callers=2, batch=10) == 40
         assert metric(side.http_get("/metrics")[1], "vectorizer_rate_budget_shared") == 1.0
-        assert server.proc is not None
-        server.proc.kill()
-        server.proc.wait()
+        server.kill()
         # Whichever worker serves these finds Redis gone: the host's gauge is 0.
         assert import_all(side, texts_of(40, "workers-down"), callers=2, batch=10) == 40
         assert metric(side.http_get("/metrics")[1], "vectorizer_rate_budget_shared") == 0.0
